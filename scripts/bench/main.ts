@@ -1,0 +1,27 @@
+/**
+ * `npm run bench -- <family> [...]`: runs benchmark families and prints one JSON line
+ * per figure. Families: epmd. With no argument, every family runs.
+ */
+import { benchEpmd } from './epmd.js';
+import { note } from './report.js';
+
+const FAMILIES: Record<string, () => Promise<void>> = {
+  epmd: benchEpmd,
+};
+
+async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const run = asked.length === 0 ? Object.keys(FAMILIES) : asked;
+  for (const name of run) {
+    const f = FAMILIES[name];
+    if (f === undefined) {
+      note(`unknown family '${name}'; known: ${Object.keys(FAMILIES).join(', ')}`);
+      process.exitCode = 2;
+      return;
+    }
+    note(`running ${name}`);
+    await f();
+  }
+}
+
+await main();
