@@ -55,17 +55,35 @@ export function setLogLevel(level: LogLevel): void {
   if (level !== 'silent') root.level = level;
 }
 
+/** A listener that sees every log call that passes the level check (tests, metrics). */
+export type LogSink = (level: Exclude<LogLevel, 'silent'>, label: string, event: string, fields: Record<string, unknown> | undefined) => void;
+
+const sinks: LogSink[] = [];
+
+/** Add a sink; returns a function that removes it. */
+export function onLog(sink: LogSink): () => void {
+  sinks.push(sink);
+  return () => {
+    const i = sinks.indexOf(sink);
+    if (i >= 0) sinks.splice(i, 1);
+  };
+}
+
 /** A labelled logger for one module. Create it once at module top. */
 export function logger(label: string): Logger {
   const child = root.child({ label });
   // Check the level before winston builds and streams an info object: a filtered
   // call must cost next to nothing, since modules log freely at debug and info.
-  const on = (level: Exclude<LogLevel, 'silent'>): boolean => !root.silent && root.isLevelEnabled(level);
+  const on = (level: Exclude<LogLevel, 'silent'>): boolean => sinks.length > 0 || (!root.silent && root.isLevelEnabled(level));
+  const emit = (level: Exclude<LogLevel, 'silent'>, e: string, f: Record<string, unknown> | undefined): void => {
+    for (const s of sinks) s(level, label, e, f);
+    if (!root.silent && root.isLevelEnabled(level)) child.log(level, e, f);
+  };
   return {
-    error: (e, f) => void (on('error') && child.error(e, f)),
-    warn: (e, f) => void (on('warn') && child.warn(e, f)),
-    info: (e, f) => void (on('info') && child.info(e, f)),
-    debug: (e, f) => void (on('debug') && child.debug(e, f)),
+    error: (e, f) => void (on('error') && emit('error', e, f)),
+    warn: (e, f) => void (on('warn') && emit('warn', e, f)),
+    info: (e, f) => void (on('info') && emit('info', e, f)),
+    debug: (e, f) => void (on('debug') && emit('debug', e, f)),
     isDebugEnabled: () => on('debug'),
   };
 }

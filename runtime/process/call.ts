@@ -1,0 +1,123 @@
+/**
+ * Request/reply between processes (gen_server's call, cast and reply) on aliases and
+ * monitors, as OTP 24+ does: the caller mints one ref that is both the reply alias and
+ * a monitor on the server, so a dead server answers at once (`noproc`, its exit reason,
+ * or `['nodedown', node]`), and a late reply after a timeout is dropped.
+ */
+import type { Ref} from '../terms.js';
+import { Pid, type Atom, type NodeName } from '../terms.js';
+import { ExitError, type Reason } from '../types.js';
+import type { NodeCore } from './node-core.js';
+import type { Proc } from './process.js';
+import type { Alias, MonitorRec, Watcher } from './shared.js';
+import { addMonitor, detachFromTarget } from './signals.js';
+import type { TimerEntry } from './timers.js';
+
+/** gen_server's default call timeout. */
+export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
+
+/** Who asked: the caller's pid (undefined outside a process) and the reply alias. */
+export type From = readonly [pid: Pid | undefined, tag: Ref];
+
+/** A server address: pid, local name, or `[name, node]`. */
+export type CallTarget = Pid | Atom | readonly [Atom, NodeName];
+
+class PendingCall implements Alias, Watcher {
+  readonly pid = undefined;
+  timer: TimerEntry | undefined = undefined;
+  rec: MonitorRec | undefined = undefined;
+  finished = false;
+
+  constructor(
+    private readonly core: NodeCore,
+    readonly ref: Ref,
+    private readonly resolve: (v: unknown) => void,
+    private readonly reject: (e: ExitError) => void,
+    private readonly detail: unknown,
+  ) {}
+
+  held(rec: MonitorRec): void {
+    this.rec = rec;
+  }
+
+  released(): void {
+    this.rec = undefined;
+  }
+
+  /** The reply: `[ref, value]`, Erlang's `{Tag, Reply}`. */
+  deliver(msg: unknown): void {
+    if (this.finished) return;
+    this.finish();
+    this.resolve(Array.isArray(msg) && msg.length === 2 ? msg[1] : msg);
+  }
+
+  deliverDown(_ref: Ref, who: Pid | readonly [Atom, NodeName], reason: Reason): void {
+    if (this.finished) return;
+    this.rec = undefined;
+    this.finish();
+    const node = who instanceof Pid ? who.node : who[1];
+    this.reject(new ExitError(reason === 'noconnection' ? ['nodedown', node] : reason, this.detail));
+  }
+
+  timeout(): void {
+    this.timer = undefined;
+    if (this.finished) return;
+    this.finish();
+    this.reject(new ExitError('timeout', this.detail));
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.core.aliases.delete(this.ref.id);
+    if (this.timer !== undefined) this.core.timers.cancel(this.timer);
+    if (this.rec !== undefined) detachFromTarget(this.core, this.rec);
+  }
+}
+
+/**
+ * Send `['$gen_call', from, req]` to `server` and wait for the reply. Rejects with an
+ * `ExitError` whose reason is `noproc`, `timeout`, `['nodedown', node]` or the server's
+ * exit reason.
+ */
+export function call(
+  core: NodeCore,
+  server: CallTarget,
+  req: unknown,
+  timeoutMs: number = DEFAULT_CALL_TIMEOUT_MS,
+  caller?: Proc,
+): Promise<unknown> {
+  const detail = ['gen_server', 'call', [server, req]];
+  // A local name resolves once, so the monitor and the request go to the same process.
+  let target: Pid | readonly [Atom, NodeName];
+  if (typeof server === 'string' || (Array.isArray(server) && server[1] === core.name)) {
+    const name = typeof server === 'string' ? server : (server as readonly [Atom, NodeName])[0];
+    const p = core.names.get(name);
+    if (p === undefined) return Promise.reject(new ExitError('noproc', detail));
+    target = p.pid;
+  } else target = server;
+
+  return new Promise((resolve, reject) => {
+    const ref = core.makeRef();
+    const pc = new PendingCall(core, ref, resolve, reject, detail);
+    core.aliases.set(ref.id, pc);
+    addMonitor(core, pc, target, ref);
+    if (pc.finished) return; // noproc at once
+    if (Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, () => pc.timeout());
+    const from: From = [caller?.pid, ref];
+    core.send(target, ['$gen_call', from, req], caller);
+  });
+}
+
+/** Fire-and-forget `['$gen_cast', msg]`; never fails, even if the server is gone. */
+export function cast(core: NodeCore, server: CallTarget, msg: unknown, caller?: Proc): void {
+  try {
+    core.send(server, ['$gen_cast', msg], caller);
+  } catch {
+    // gen_server:cast to a missing name is silently dropped.
+  }
+}
+
+/** Answer a call, now or later (deferred reply). */
+export function reply(core: NodeCore, from: From, value: unknown): void {
+  core.send(from[1], [from[1], value]);
+}
