@@ -48,7 +48,7 @@ export interface Message {
   readonly headers: MessageHeaders;
   /** When the broker accepted it, ms since the epoch. */
   readonly timestamp: number;
-  /** From the Message Expiry Interval: the message must not be delivered at or after this ms [MQTT-3.3.2-5]. */
+  /** From the Message Expiry Interval: the message must not be delivered after this ms [MQTT-3.3.2-5]. */
   readonly expiryAt?: number;
 }
 
@@ -118,14 +118,18 @@ export function newMessage(m: NewMessage, nowMs: number, guids: GuidGen = defaul
   return interval === undefined ? base : { ...base, expiryAt: nowMs + interval * 1000 };
 }
 
-/** True once the Message Expiry Interval has passed; such a message is not delivered [MQTT-3.3.2-5]. */
+/**
+ * True once the Message Expiry Interval has passed; such a message is no longer
+ * delivered [MQTT-3.3.2-5]. "Passed" is strict, as in EMQX: an interval of 0 still
+ * lets the message go to the subscribers online when it arrives.
+ */
 export function isExpired(msg: Message, nowMs: number): boolean {
-  return msg.expiryAt !== undefined && nowMs >= msg.expiryAt;
+  return msg.expiryAt !== undefined && nowMs > msg.expiryAt;
 }
 
 /**
- * Seconds left before expiry, rounded up (so a live message never says 0), 0 once
- * expired, undefined when the message does not expire.
+ * Seconds left before expiry, rounded up (so a message with time left never says 0),
+ * 0 once the time is up, undefined when the message does not expire.
  */
 export function remainingExpiryS(msg: Message, nowMs: number): number | undefined {
   if (msg.expiryAt === undefined) return undefined;

@@ -173,16 +173,32 @@ export class Trie {
   }
 }
 
-/** `node` has consumed `words[0..i)`; collect every stored filter below it that matches the rest. */
-function walk(node: TrieNode, words: readonly string[], i: number, out: string[]): void {
-  // 'prefix/#' matches the prefix itself and everything below [MQTT-4.7.1-2].
-  const h = node.hash;
-  if (h !== undefined && h.refs > 0) out.push(h.filter);
-  if (i === words.length) {
-    if (node.refs > 0) out.push(node.filter);
-    return;
+/**
+ * Collect every stored filter below `start` (which has consumed `words[0..i)`) that
+ * matches the rest of the topic. Iterative, with two parallel stacks: a valid topic
+ * can have 32768 levels, too deep for recursion.
+ */
+function walk(start: TrieNode, words: readonly string[], i: number, out: string[]): void {
+  const nodes: TrieNode[] = [start];
+  const depths: number[] = [i];
+  const n = words.length;
+  for (let node = nodes.pop(); node !== undefined; node = nodes.pop()) {
+    const d = depths.pop()!;
+    // 'prefix/#' matches the prefix itself and everything below [MQTT-4.7.1-2].
+    const h = node.hash;
+    if (h !== undefined && h.refs > 0) out.push(h.filter);
+    if (d === n) {
+      if (node.refs > 0) out.push(node.filter);
+      continue;
+    }
+    const w = node.words?.get(words[d]!);
+    if (w !== undefined) {
+      nodes.push(w);
+      depths.push(d + 1);
+    }
+    if (node.plus !== undefined) {
+      nodes.push(node.plus);
+      depths.push(d + 1);
+    }
   }
-  const w = node.words?.get(words[i]!);
-  if (w !== undefined) walk(w, words, i + 1, out);
-  if (node.plus !== undefined) walk(node.plus, words, i + 1, out);
 }

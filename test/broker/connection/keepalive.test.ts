@@ -1,3 +1,4 @@
+/** broker/connection/keepalive.ts: the 1.5 × rule on simulated time, never early and boundedly late, and Server Keep Alive. */
 import test from 'ava';
 import { Keepalive, KEEPALIVE_MULTIPLIER, negotiateKeepalive } from '../../../broker/connection/keepalive.js';
 

@@ -1,3 +1,4 @@
+/** broker/mqtt/message.ts: construction, sortable unique ids, expiry arithmetic, QoS downgrade, and a CBOR round trip. */
 import test from 'ava';
 import { decode, encode } from 'cbor-x';
 import {
@@ -50,11 +51,13 @@ test('[MQTT-3.3.2-5] message: expires once its Message Expiry Interval has passe
   const m = sample({ properties: { messageExpiryInterval: 10 } });
   t.is(m.expiryAt, T0 + 10_000);
   t.false(isExpired(m, T0));
-  t.false(isExpired(m, T0 + 9_999));
-  t.true(isExpired(m, T0 + 10_000));
+  t.false(isExpired(m, T0 + 10_000), 'not passed at the very moment');
+  t.true(isExpired(m, T0 + 10_001));
   t.false(isExpired(sample(), T0 + 1e12), 'no interval: never expires');
   const zero = sample({ properties: { messageExpiryInterval: 0 } });
-  t.true(isExpired(zero, T0), 'an interval of 0 has already passed');
+  t.false(isExpired(zero, T0), 'an interval of 0 still reaches who is online on arrival');
+  t.true(isExpired(zero, T0 + 1));
+  t.is(remainingExpiryS(zero, T0), 0);
 });
 
 test('[MQTT-3.3.2-6] message: the interval sent on is what remains, rounded up', (t) => {

@@ -1,3 +1,4 @@
+/** broker/mqtt/reason-codes.ts: values, names, which packet carries which code, and the 3.1.1 CONNACK/SUBACK mapping. */
 import test from 'ava';
 import {
   CONNACK_AUTH,

@@ -1,3 +1,4 @@
+/** broker/mqtt/topic.ts: table-driven validation and matching (spec examples, the '$' rule), shared-subscription parsing, and match against the level-by-level definition. */
 import test from 'ava';
 import fc from 'fast-check';
 import {

@@ -1,3 +1,4 @@
+/** broker/mqtt/trie.ts: property tests against brute-force matching and a refcount model, plus the edge cases by name. */
 import test from 'ava';
 import fc from 'fast-check';
 import { Trie } from '../../../broker/mqtt/trie.js';
@@ -155,4 +156,12 @@ test('trie: iterating yields each stored filter once', (t) => {
   const trie = trieOf(...filters, ...filters);
   t.deepEqual(sorted(trie), sorted(filters));
   t.is(trie.size, filters.length);
+});
+
+test('trie: a topic with the most levels a valid name can have does not overflow the stack', (t) => {
+  const deep = Array.from({ length: 32_768 }, () => 'a').join('/'); // 65535 bytes
+  const trie = trieOf('#', 'a/#', 'a/+/#', deep.replace(/a$/, '+'));
+  t.deepEqual(sorted(trie.match(deep)), sorted(['#', 'a/#', 'a/+/#', deep.replace(/a$/, '+')]));
+  t.true(trie.delete(deep.replace(/a$/, '+')));
+  t.is(trie.nodeCount, 5); // #, a, a/#, a/+, a/+/#
 });

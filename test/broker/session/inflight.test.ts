@@ -1,3 +1,4 @@
+/** broker/session/inflight.ts: Receive Maximum, order kept across updates, redelivery and retry, and an ordered-map model. */
 import test from 'ava';
 import fc from 'fast-check';
 import { Inflight, type InflightEntry } from '../../../broker/session/inflight.js';

@@ -1,3 +1,4 @@
+/** broker/session/mqueue.ts: FIFO, the QoS 0-first drop policy, priorities, counters, and a sorted-array model. */
 import test from 'ava';
 import fc from 'fast-check';
 import { MQueue, type Queueable } from '../../../broker/session/mqueue.js';

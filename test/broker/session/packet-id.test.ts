@@ -1,3 +1,4 @@
+/** broker/session/packet-id.ts: order, wraparound, skipping ids in use, exhaustion. */
 import test from 'ava';
 import { MAX_PACKET_ID, nextPacketId, PacketIds } from '../../../broker/session/packet-id.js';
 
