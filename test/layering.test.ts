@@ -51,6 +51,7 @@ test('layering: the rules reject what the design forbids', (t) => {
     ['broker/mqtt/packet.ts', 'mqtt-packet', true],
     ['scripts/node.ts', '../broker/index.js', true],
     ['scripts/node.ts', '../broker/app.js', false],
+    ['scripts/bench/trie.ts', '../../broker/mqtt/trie.js', true],
     ['test/epmd/daemon.test.ts', '../../epmd/daemon.js', true],
   ];
   for (const [file, spec, ok] of rows) {

@@ -1,14 +1,16 @@
 /**
  * `npm run bench -- <family> [...]`: runs benchmark families and prints one JSON line
- * per figure. Families: epmd, runtime. With no argument, every family runs.
+ * per figure. Families: epmd, runtime, trie. With no argument, every family runs.
  */
 import { benchEpmd } from './epmd.js';
 import { benchRuntime } from './runtime.js';
+import { benchTrie } from './trie.js';
 import { note } from './report.js';
 
 const FAMILIES: Record<string, () => Promise<void>> = {
   epmd: benchEpmd,
   runtime: benchRuntime,
+  trie: benchTrie,
 };
 
 async function main(): Promise<void> {

@@ -1,13 +1,11 @@
 /**
- * Trie micro-benchmark: `node build/test/bench/trie.js`. Prints one JSON line per
- * figure (trie.match calls per second with 10k and 100k wildcard filters, plus a
- * brute-force scan over the 10k set as a reference). It lives under test/ because the
- * layering rules let scripts/ import only broker/index.ts, and the trie is internal.
- * Deterministic inputs (seeded PRNG); not run by ava.
+ * `npm run bench -- trie`: one JSON line per figure (trie inserts/s and match calls/s
+ * with 10k and 100k wildcard filters, plus a brute-force scan over the 10k set as a
+ * reference). Deterministic inputs (seeded PRNG).
  */
 import { Trie } from '../../broker/mqtt/trie.js';
 import { match } from '../../broker/mqtt/topic.js';
-import { emit, note } from '../../scripts/bench/report.js';
+import { emit, note } from './report.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 1000);
 
@@ -59,7 +57,7 @@ function rate(fn: (topic: string) => number, topics: readonly string[]): { perS:
   return { perS: (calls * 1000) / (now - start), matched: matched / calls };
 }
 
-function main(): void {
+export async function benchTrie(): Promise<void> {
   const rnd = prng(42);
   const topics = Array.from({ length: 10_000 }, () => randomTopic(rnd));
   for (const n of [10_000, 100_000]) {
@@ -80,6 +78,5 @@ function main(): void {
     }
   }
   note('trie done');
+  await Promise.resolve();
 }
-
-main();
