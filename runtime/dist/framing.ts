@@ -250,7 +250,10 @@ export class MemoryFrameIO implements FrameIO {
   }
 }
 
-/** Two connected in-memory ends: what one sends, the other receives. */
+/**
+ * Two connected in-memory ends: what one sends, the other receives. `names` is what
+ * each end calls its peer (default 'b' and 'a'); `maxFrame` defaults to the handshake limit.
+ */
 export function memoryPair(opts: { readonly maxFrame?: number; readonly names?: readonly [string, string] } = {}): [MemoryFrameIO, MemoryFrameIO] {
   const [na, nb] = opts.names ?? ['b', 'a'];
   const max = opts.maxFrame ?? MAX_HANDSHAKE_FRAME;
