@@ -1,0 +1,65 @@
+/**
+ * Erlang External Term Format for BEAM interop: the public surface of etf-terms,
+ * etf-encode, etf-decode and etf-dist. Mapping (the project's convention): atom ↔
+ * string, tuple ↔ Array, list ↔ ErlList, binary ↔ Buffer, integer ↔ number or bigint,
+ * float ↔ number, map ↔ Map (plain objects encode as maps with atom keys),
+ * true/false ↔ booleans, null/undefined → 'undefined', Pid ↔ Pid, reference ↔ Ref.
+ * Pure: no I/O.
+ */
+export {
+  ETF_VERSION,
+  TAG,
+  DEFAULT_MAX_DEPTH,
+  DEFAULT_MAX_BIG_BYTES,
+  MAX_ATOM_CHARS,
+  ErlList,
+  ErlBitBinary,
+  ErlExport,
+  ErlFun,
+  ErlPort,
+} from './etf-terms.js';
+export { encodeTerm, TermWriter } from './etf-encode.js';
+export { decodeTerm, decodeTermAt, type DecodeOptions } from './etf-decode.js';
+export {
+  CTRL,
+  PASS_THROUGH,
+  hasPayload,
+  toControl,
+  encodeDistMessage,
+  decodeDistMessage,
+  type Control,
+  type DistMessage,
+  type Proc,
+  type Mfa,
+  type LinkCtl,
+  type SendCtl,
+  type ExitCtl,
+  type UnlinkCtl,
+  type NodeLinkCtl,
+  type RegSendCtl,
+  type GroupLeaderCtl,
+  type Exit2Ctl,
+  type SendTtCtl,
+  type ExitTtCtl,
+  type RegSendTtCtl,
+  type Exit2TtCtl,
+  type MonitorPCtl,
+  type DemonitorPCtl,
+  type MonitorPExitCtl,
+  type SendSenderCtl,
+  type SendSenderTtCtl,
+  type PayloadExitCtl,
+  type PayloadExitTtCtl,
+  type PayloadExit2Ctl,
+  type PayloadExit2TtCtl,
+  type PayloadMonitorPExitCtl,
+  type SpawnRequestCtl,
+  type SpawnRequestTtCtl,
+  type SpawnReplyCtl,
+  type SpawnReplyTtCtl,
+  type AliasSendCtl,
+  type AliasSendTtCtl,
+  type UnlinkIdCtl,
+  type UnlinkIdAckCtl,
+} from './etf-dist.js';
+export { DistProtocolError, type DistProtocolErrorCode } from './errors.js';
