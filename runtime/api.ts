@@ -14,7 +14,6 @@ import { current } from './process/scheduler.js';
 import { STATUS_NAMES } from './process/shared.js';
 import { sendExit } from './process/signals.js';
 import type { MonitorTarget } from './process/signals.js';
-import { Pid as PidClass } from './terms.js';
 
 function caller(what: string): Proc {
   const p = current.proc;
@@ -52,8 +51,7 @@ export function send(dest: Dest, msg: unknown): void {
 /** exit/2. Outside a process the signal comes from the node's pseudo-pid `<node.0.0>`. */
 export function exit(pid: Pid, reason: Reason): void {
   const core = currentCore();
-  const from = current.proc?.pid ?? new PidClass(core.name, 0, 0, core.creation);
-  sendExit(core, pid, from, reason);
+  sendExit(core, pid, current.proc?.pid ?? core.pseudoPid, reason);
 }
 
 export function link(pid: Pid): void {

@@ -70,3 +70,7 @@ export * as supervisor from './behaviours/supervisor.js';
 export type { SupervisorSpec, ChildInfo, ChildCounts } from './behaviours/supervisor.js';
 export { worker, supervisorChild, type ChildSpec, type RestartType, type Shutdown, type ChildType } from './behaviours/child-spec.js';
 export type { Strategy } from './behaviours/supervisor-strategy.js';
+export { nodes, connectNode, disconnectNode, monitorNode, monitorNodes, spawnOn, exportModule } from './api-dist.js';
+export type { DistOptions } from './dist/distribution.js';
+export type { NetKernel } from './dist/net-kernel.js';
+export type { ExportedFn } from './process/node-core.js';

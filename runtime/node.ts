@@ -13,13 +13,17 @@ import { exitProcess } from './process/signals.js';
 import * as supervisor from './behaviours/supervisor.js';
 import type { ChildSpec } from './behaviours/child-spec.js';
 import { stopServer } from './behaviours/gen-server.js';
+import { bootDistribution, kernelOf, startKernel, type DistOptions } from './dist/distribution.js';
+import type { NetKernel } from './dist/net-kernel.js';
 
 const log = logger('runtime:node');
 
-export interface NodeOptions {
-  /** The node's name; `nonode@nohost` for a node without distribution. */
-  readonly name?: NodeName;
-  /** Incarnation number of this node name (from epmd once distributed). */
+/**
+ * A node is distributed when it has a `name` (long: `alive@host`, `alive`) or an
+ * `sname` (short); otherwise it is `nonode@nohost`, alone.
+ */
+export interface NodeOptions extends DistOptions {
+  /** Incarnation number of an undistributed node (a distributed one gets it from epmd). */
   readonly creation?: number;
   readonly clock?: Clock;
   /** Stop the node in order, then exit the OS process, on SIGTERM and SIGINT. */
@@ -45,6 +49,11 @@ export class LocalNode {
 
   get name(): NodeName {
     return this.core.name;
+  }
+
+  /** The connection table, when the node is distributed. */
+  get dist(): NetKernel | undefined {
+    return kernelOf(this.core);
   }
 
   /** Run the synchronous part of `fn` with this node as the current one (free functions act on it). */
@@ -111,11 +120,19 @@ export class LocalNode {
 
 /** Start a node: its process system and kernel_sup with the given services. */
 export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
-  const core = new NodeCore(opts.name ?? NO_NODE, opts.creation ?? 0, opts.clock ?? realClock);
+  const clock = opts.clock ?? realClock;
+  let core: NodeCore;
+  const services: ChildSpec[] = [];
+  if (opts.name !== undefined || opts.sname !== undefined) {
+    const boot = await bootDistribution(opts);
+    core = new NodeCore(boot.parts.full, boot.creation, clock);
+    services.push(startKernel(core, boot).spec);
+  } else core = new NodeCore(NO_NODE, opts.creation ?? 0, clock);
+  services.push(...(opts.services ?? []));
   const first = !hasDefaultCore();
   if (first) setDefaultCore(core);
   const kernelSup = await withCore(core, () =>
-    supervisor.start({ strategy: 'one_for_one', intensity: 10, periodS: 10, children: opts.services ?? [] }, { name: 'kernel_sup' }),
+    supervisor.start({ strategy: 'one_for_one', intensity: 10, periodS: 10, children: services }, { name: 'kernel_sup' }),
   );
   const node = new LocalNode(core, kernelSup);
   if (opts.keepAlive ?? opts.handleSignals === true) node.keepAlive();

@@ -19,7 +19,8 @@ export const NO_NODE: NodeName = 'nonode@nohost';
  * `id` is below 2^28 and `serial` below 2^32, as BEAM's own pids (NEW_PID_EXT).
  */
 export class Pid {
-  private _key: string | undefined;
+  // An ES private field: invisible to structural comparison, JSON and encoders.
+  #key: string | undefined;
   constructor(
     readonly node: NodeName,
     readonly id: number,
@@ -36,7 +37,7 @@ export class Pid {
 
   /** A string unique to this pid, for Map keys. */
   get key(): string {
-    return (this._key ??= `${this.node}|${this.creation}|${this.id}|${this.serial}`);
+    return (this.#key ??= `${this.node}|${this.creation}|${this.id}|${this.serial}`);
   }
 
   /** `<node.id.serial>`; the REPL prints local pids as Erlang does (`<0.id.serial>`). */
@@ -55,7 +56,7 @@ export class Pid {
  * (NEWER_REFERENCE_EXT has up to five 32-bit words).
  */
 export class Ref {
-  private _key: string | undefined;
+  #key: string | undefined;
   constructor(
     readonly node: NodeName,
     readonly creation: number,
@@ -72,7 +73,7 @@ export class Ref {
   }
 
   get key(): string {
-    return (this._key ??= `${this.node}|${this.creation}|${this.id}${this.ext === undefined ? '' : '|' + this.ext.join('.')}`);
+    return (this.#key ??= `${this.node}|${this.creation}|${this.id}${this.ext === undefined ? '' : '|' + this.ext.join('.')}`);
   }
 
   /** `#Ref<node.id>` */

@@ -4,8 +4,7 @@
  * a monitor on the server, so a dead server answers at once (`noproc`, its exit reason,
  * or `['nodedown', node]`), and a late reply after a timeout is dropped.
  */
-import type { Ref} from '../terms.js';
-import { Pid, type Atom, type NodeName } from '../terms.js';
+import { Pid, Ref, type Atom, type NodeName } from '../terms.js';
 import { ExitError, type Reason } from '../types.js';
 import type { NodeCore } from './node-core.js';
 import type { Proc } from './process.js';
@@ -117,7 +116,15 @@ export function cast(core: NodeCore, server: CallTarget, msg: unknown, caller?: 
   }
 }
 
-/** Answer a call, now or later (deferred reply). */
+/**
+ * Answer a call, now or later (deferred reply). The reply `[tag, value]` goes to the
+ * tag when it is an alias (ours), to the alias inside an OTP 24+ `[alias | Ref]` tag
+ * (a BEAM caller), else to the caller's pid.
+ */
 export function reply(core: NodeCore, from: From, value: unknown): void {
-  core.send(from[1], [from[1], value]);
+  const tag: unknown = from[1];
+  if (tag instanceof Ref) return core.send(tag, [tag, value]);
+  const alias = (tag as { tail?: unknown } | null)?.tail;
+  if (alias instanceof Ref) return core.send(alias, [tag, value]);
+  if (from[0] !== undefined) core.send(from[0], [tag, value]);
 }

@@ -64,6 +64,13 @@ class HandlerDriver implements Driver {
   }
 }
 
+/**
+ * A function a node exports by name, for rpc and remote spawn (functions are never
+ * serialized). For rpc its (awaited) result is the answer; for a remote spawn it must
+ * return what `spawn` takes (an async body or a handler object).
+ */
+export type ExportedFn = (...args: never[]) => unknown;
+
 /** Pid ids stay below 2^28, as BEAM's; the serial counts wraps. */
 const MAX_PID_ID = 2 ** 28;
 
@@ -71,6 +78,8 @@ export class NodeCore {
   readonly procs = new Map<number, Proc>();
   readonly names = new Map<Atom, Proc>();
   readonly aliases = new Map<number, Alias>();
+  /** Modules this node exports by name (rpc, remote spawn). */
+  readonly modules = new Map<string, Readonly<Record<string, ExportedFn>>>();
   readonly timers: Timers;
   readonly scheduler = new Scheduler();
   readonly log: Logger;
@@ -109,6 +118,12 @@ export class NodeCore {
       if (!this.procs.has(id)) return new Pid(this.name, id, this.serial, this.creation);
     }
   }
+
+  /** The pid that stands for code outside any process (`<node.0.0>`), as the sender of signals. */
+  get pseudoPid(): Pid {
+    return (this.pseudo ??= new Pid(this.name, 0, 0, this.creation));
+  }
+  private pseudo: Pid | undefined;
 
   isLocal(pid: Pid): boolean {
     return pid.node === this.name;
