@@ -74,3 +74,6 @@ export { nodes, connectNode, disconnectNode, monitorNode, monitorNodes, spawnOn,
 export type { DistOptions } from './dist/distribution.js';
 export type { NetKernel } from './dist/net-kernel.js';
 export type { ExportedFn } from './process/node-core.js';
+export { shellBindings, formatShell, type Bindings, type Shell } from './shell.js';
+export { NodeNameError } from './dist/node-name.js';
+export { CookieError } from './dist/cookie.js';

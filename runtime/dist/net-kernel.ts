@@ -166,9 +166,11 @@ export class NetKernel implements Router {
     this.peers.set(node, peer);
     const attempt = { aborted: false };
     peer.outgoing = attempt;
-    // Answer 'alive' with true: we have no connection to that node, so the one it
-    // remembers belongs to our previous incarnation and must go.
-    connectTo(node, this.cfg, () => true).then(
+    // Status 'alive': the peer holds a connection from a node of our name. If we have
+    // none and still want this one, that connection is our previous incarnation's and
+    // must go (true). If our attempt lost a simultaneous connect, the peer's connection
+    // from us is the good one: answer false and keep it.
+    connectTo(node, this.cfg, () => !attempt.aborted && this.peers.get(node)?.conn === undefined).then(
       (est) => {
         if (attempt.aborted || this.stopped) return void est.socket.destroy();
         this.up(est);

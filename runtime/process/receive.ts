@@ -114,8 +114,10 @@ export class AsyncDriver implements Driver {
     } catch (err) {
       return crash(p, err);
     }
-    if (r instanceof Promise) {
-      r.then(
+    // A thenable, not `instanceof Promise`: a body compiled in another realm (the REPL's vm
+    // context) returns that realm's promises.
+    if (typeof (r as PromiseLike<unknown> | undefined)?.then === 'function') {
+      (r as PromiseLike<unknown>).then(
         () => exitProcess(p.core, p, 'normal'),
         (err: unknown) => {
           // After a kill the body unwinds with the ExitSignal we threw: already dead.
