@@ -1,0 +1,82 @@
+/**
+ * broker_sup: the broker's supervision tree (DESIGN.md "Broker as supervised actors").
+ * Child specs only: router, broker, cm, session_sup, listeners, $SYS — started in that
+ * order, stopped in reverse (stop accepting, end sessions, then the tables' owners).
+ */
+import {
+  genServer,
+  supervisor,
+  supervisorChild,
+  worker,
+  type LocalNode,
+  type Pid,
+} from '../runtime/index.js';
+import { AclFile, allowAll, PasswordFile, type Authenticator, type Authorizer } from './auth.js';
+import type { Config } from './config.js';
+import type { BrokerContext } from './context.js';
+import { cmServer } from './cm/cm.js';
+import { listenerPorts, listenersServer, type ListenerPorts } from './connection/listeners.js';
+import { Metrics } from './mgmt/metrics.js';
+import { sysServer } from './mgmt/sys.js';
+import { brokerServer } from './routing/broker.js';
+import { RetainedStore } from './routing/retained.js';
+import { RouteTable } from './routing/route-table.js';
+import { routerServer } from './routing/router.js';
+import { SubTable } from './routing/subscriptions.js';
+import { startSessionSup } from './session/session-sup.js';
+
+export interface Broker {
+  readonly ctx: BrokerContext;
+  readonly sup: Pid;
+  /** Ports the listeners bound. */
+  ports(): ListenerPorts;
+  /** Stop the broker (its supervision tree) but not the node. */
+  stop(): Promise<void>;
+}
+
+export function buildContext(node: LocalNode, cfg: Config): BrokerContext {
+  const auth: Authenticator = cfg.auth.password_file !== '' ? PasswordFile.load(cfg.auth.password_file, cfg.auth.allow_anonymous) : allowAll;
+  const acl: Authorizer = cfg.auth.acl_file !== '' ? AclFile.load(cfg.auth.acl_file) : allowAll;
+  if (cfg.auth.password_file === '' && !cfg.auth.allow_anonymous) {
+    throw new Error('auth.allow_anonymous is false but no auth.password_file is set: nobody could connect');
+  }
+  return {
+    node: node.name,
+    cfg,
+    routes: new RouteTable(),
+    subs: new SubTable(),
+    retained: new RetainedStore(),
+    sessions: new Map(),
+    auth,
+    acl,
+    metrics: new Metrics(),
+    forward: undefined,
+    replicateRetained: undefined,
+    startedAt: Date.now(),
+  };
+}
+
+/** Start the broker on `node` under its kernel_sup. */
+export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker> {
+  const ctx = buildContext(node, cfg);
+  const spec = {
+    strategy: 'one_for_one' as const,
+    intensity: 10,
+    periodS: 60,
+    children: [
+      worker('router', () => genServer.startLink(routerServer, ctx, { name: 'router' })),
+      worker('broker', () => genServer.startLink(brokerServer, ctx, { name: 'broker' })),
+      worker('cm', () => genServer.startLink(cmServer, ctx, { name: 'cm' })),
+      supervisorChild('session_sup', () => startSessionSup()),
+      worker('listeners', () => genServer.startLink(listenersServer, ctx, { name: 'listeners', trapExit: true })),
+      worker('sys', () => genServer.startLink(sysServer, ctx, { name: 'sys' })),
+    ],
+  };
+  const sup = await node.startService(supervisorChild('broker_sup', () => supervisor.startLink(spec, { name: 'broker_sup' })));
+  return {
+    ctx,
+    sup,
+    ports: () => listenerPorts(ctx),
+    stop: () => node.run(() => supervisor.terminateChild(node.kernelSup, 'broker_sup')),
+  };
+}

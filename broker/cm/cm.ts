@@ -1,0 +1,80 @@
+/**
+ * The channel manager (EMQX emqx_cm): the client-id registry of this node and a lock
+ * per client id, so two connections with the same id are handled one after the other
+ * (takeover or discard, never both sessions alive). Monitors every registered session
+ * to forget it when it ends.
+ */
+import { genServer, serverName, type DownMsg, type From, type GenServer, type Pid } from '../../runtime/index.js';
+import type { BrokerContext } from '../context.js';
+
+export interface CmProtocol {
+  calls: {
+    /** Resolves when this caller holds the lock of `clientId`. */
+    lock: { args: [clientId: string]; reply: 'ok' };
+    register: { args: [clientId: string, pid: Pid]; reply: 'ok' };
+  };
+  casts: { unlock: { args: [clientId: string] } };
+  info: DownMsg;
+}
+
+export const CM = serverName<CmProtocol>('cm');
+
+/*
+ * State
+ *   ctx      its `sessions` map (client id → session actor) is written only here
+ *   locks    client id → callers waiting for the lock (the head holds it)
+ *   watched  session pid key → client id, for DOWN
+ */
+interface State {
+  readonly ctx: BrokerContext;
+  readonly locks: Map<string, From[]>;
+  readonly watched: Map<string, string>;
+}
+
+export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
+  init: (ctx) => genServer.ok({ ctx, locks: new Map(), watched: new Map() }),
+
+  handleCall(req, from, s, self) {
+    switch (req[0]) {
+      case 'lock': {
+        const q = s.locks.get(req[1]);
+        if (q === undefined) {
+          s.locks.set(req[1], [from]);
+          return genServer.reply('ok' as const, s);
+        }
+        q.push(from); // answered by unlock
+        return genServer.noreply(s);
+      }
+      case 'register': {
+        const [, clientId, pid] = req;
+        s.ctx.sessions.set(clientId, pid);
+        s.watched.set(pid.key, clientId);
+        self.monitor(pid);
+        return genServer.reply('ok' as const, s);
+      }
+    }
+  },
+
+  handleCast(msg, s) {
+    const q = s.locks.get(msg[1]);
+    if (q === undefined) return genServer.noreply(s);
+    q.shift();
+    const next = q[0];
+    if (next === undefined) s.locks.delete(msg[1]);
+    else genServer.replyTo(next, 'ok');
+    return genServer.noreply(s);
+  },
+
+  handleInfo(msg, s, self) {
+    if (msg[0] !== 'DOWN') return genServer.unexpected(self.log, 'info', msg, s);
+    const pid = msg[3] as Pid;
+    const clientId = s.watched.get(pid.key);
+    s.watched.delete(pid.key);
+    if (clientId !== undefined && s.ctx.sessions.get(clientId)?.equals(pid) === true) s.ctx.sessions.delete(clientId);
+    return genServer.noreply(s);
+  },
+};
+
+export const lock = (clientId: string): Promise<'ok'> => genServer.call(CM, ['lock', clientId], Infinity);
+export const unlock = (clientId: string): void => genServer.cast(CM, ['unlock', clientId]);
+export const registerSession = (clientId: string, pid: Pid): Promise<'ok'> => genServer.call(CM, ['register', clientId, pid], Infinity);

@@ -1,0 +1,260 @@
+/**
+ * The MQTT protocol machine of one client (EMQX emqx_channel, FEATURES M15): what
+ * each packet from the client means, what goes back, and what the broker must do.
+ * Returns actions; the session actor carries them out. One section per packet type,
+ * with the spec's clause ids. Pure: no sockets, no timers, no logging.
+ */
+import type { IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
+import type { Authorizer } from '../auth.js';
+import type { Config } from '../config.js';
+import { newMessage, remainingExpiryS, type Message, type QoS } from '../mqtt/message.js';
+import {
+  RC_NO_MATCHING_SUBSCRIBERS,
+  RC_NO_SUBSCRIPTION_EXISTED,
+  RC_NOT_AUTHORIZED,
+  RC_PACKET_IDENTIFIER_NOT_FOUND,
+  RC_PROTOCOL_ERROR,
+  RC_QOS_NOT_SUPPORTED,
+  RC_RECEIVE_MAXIMUM_EXCEEDED,
+  RC_RETAIN_NOT_SUPPORTED,
+  RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED,
+  RC_SUCCESS,
+  RC_TOPIC_ALIAS_INVALID,
+  RC_TOPIC_FILTER_INVALID,
+  RC_TOPIC_NAME_INVALID,
+  RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
+  RC_UNSPECIFIED_ERROR,
+  subackCompat,
+} from '../mqtt/reason-codes.js';
+import { isWildcard, parseFilter, validateTopicName } from '../mqtt/topic.js';
+import type { Session, SubOpts, Work } from '../session/session.js';
+import type { ClientInfo } from './connect.js';
+
+export interface SubscribeItem {
+  /** The filter as the client sent it (`$share/g/f` included). */
+  readonly raw: string;
+  /** The filter that is routed (without the share prefix). */
+  readonly filter: string;
+  readonly opts: SubOpts;
+  /** Set when the item failed a check already: the SUBACK code for it. */
+  readonly rc?: number;
+  /** True when the client had no subscription to `raw` before (Retain Handling 1). */
+  readonly isNew: boolean;
+}
+
+export type Action =
+  | { readonly t: 'send'; readonly packet: Packet }
+  | { readonly t: 'publish'; readonly msg: Message; readonly ack?: 'puback' | 'pubrec'; readonly packetId?: number }
+  | { readonly t: 'subscribe'; readonly packetId: number; readonly items: readonly SubscribeItem[] }
+  | { readonly t: 'unsubscribe'; readonly packetId: number; readonly filters: readonly string[] }
+  /** The server ends the connection: DISCONNECT with the code for v5 (if any), then close. */
+  | { readonly t: 'close'; readonly reasonCode: number | undefined; readonly why: string }
+  /** The client said DISCONNECT: no will unless it asked for one (v5 0x04). */
+  | { readonly t: 'client_disconnect'; readonly publishWill: boolean; readonly sessionExpiryS: number | undefined };
+
+export class Channel {
+  /** v5 Topic Alias → topic, as this client set them [MQTT-3.3.2-12]. */
+  private readonly aliasesIn = new Map<number, string>();
+  /** Packets received on this connection (keepalive counts them). */
+  recvCount = 0;
+
+  constructor(
+    readonly info: ClientInfo,
+    readonly session: Session,
+    private readonly cfg: Config,
+    private readonly acl: Authorizer,
+  ) {}
+
+  get v5(): boolean {
+    return this.info.protocolVersion === 5;
+  }
+
+  /** One packet from the client. */
+  handleIn(p: Packet, nowMs: number): Action[] {
+    this.recvCount++;
+    switch (p.cmd) {
+      case 'publish':
+        return this.publish(p, nowMs);
+      case 'puback':
+      case 'pubcomp':
+        return this.work(this.session.acked(p.messageId ?? 0, nowMs).work, nowMs);
+      case 'pubrec': {
+        const id = p.messageId ?? 0;
+        // A PUBREC with an error code ends that exchange: no PUBREL [MQTT-4.3.3-? v5 §4.3.3].
+        if ((p.reasonCode ?? 0) >= 0x80) return this.work(this.session.acked(id, nowMs).work, nowMs);
+        const known = this.session.received(id, nowMs);
+        return [{ t: 'send', packet: { cmd: 'pubrel', messageId: id, ...(this.v5 && !known ? { reasonCode: RC_PACKET_IDENTIFIER_NOT_FOUND } : {}) } }];
+      }
+      case 'pubrel': {
+        const id = p.messageId ?? 0;
+        const known = this.session.released(id);
+        return [{ t: 'send', packet: { cmd: 'pubcomp', messageId: id, ...(this.v5 && !known ? { reasonCode: RC_PACKET_IDENTIFIER_NOT_FOUND } : {}) } }];
+      }
+      case 'subscribe':
+        return this.subscribe(p);
+      case 'unsubscribe':
+        return this.unsubscribe(p);
+      case 'pingreq':
+        return [{ t: 'send', packet: { cmd: 'pingresp' } }];
+      case 'disconnect': {
+        const se = p.properties?.sessionExpiryInterval;
+        // [MQTT-3.14.2-2]: a session that was to end at disconnect cannot be made to last.
+        if (se !== undefined && se > 0 && this.info.sessionExpiryS === 0) return [this.close(RC_PROTOCOL_ERROR, 'session expiry set on DISCONNECT after 0 at CONNECT')];
+        return [{ t: 'client_disconnect', publishWill: (p.reasonCode ?? 0) === 0x04, sessionExpiryS: se }];
+      }
+      case 'connect':
+        return [this.close(RC_PROTOCOL_ERROR, 'second CONNECT')]; // [MQTT-3.1.0-2]
+      case 'auth':
+        return [this.close(RC_PROTOCOL_ERROR, 'AUTH without an authentication method')];
+      default:
+        return [this.close(RC_PROTOCOL_ERROR, `unexpected ${p.cmd} from a client`)];
+    }
+  }
+
+  // --- PUBLISH (§3.3) -----------------------------------------------------------------
+
+  private publish(p: IPublishPacket, nowMs: number): Action[] {
+    let topic = p.topic;
+    const props = p.properties;
+    let properties = props;
+    if (props?.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      if (!this.v5 || alias === 0 || alias > this.cfg.mqtt.max_topic_alias) return [this.close(RC_TOPIC_ALIAS_INVALID, `topic alias ${alias}`)];
+      if (topic === '') {
+        const known = this.aliasesIn.get(alias);
+        if (known === undefined) return [this.close(RC_PROTOCOL_ERROR, `unknown topic alias ${alias}`)]; // [MQTT-3.3.2-? §3.3.4]
+        topic = known;
+      } else this.aliasesIn.set(alias, topic);
+      const { topicAlias: _drop, ...rest } = props;
+      properties = rest;
+    }
+    if (validateTopicName(topic) !== undefined) return [this.close(RC_TOPIC_NAME_INVALID, `invalid topic name ${JSON.stringify(topic)}`)];
+    if (p.retain && !this.cfg.mqtt.retain_available) return [this.close(RC_RETAIN_NOT_SUPPORTED, 'retain not available')];
+    if (p.qos > 2) return [this.close(RC_QOS_NOT_SUPPORTED, `qos ${p.qos}`)];
+    const id = p.messageId ?? 0;
+    if (!this.acl.check(this.info.clientId, this.info.username, 'publish', topic)) {
+      // Denied: v5 says so in the ack; 3.1.1 acknowledges and drops, as mosquitto does.
+      if (p.qos === 0) return [];
+      const rc = this.v5 ? RC_NOT_AUTHORIZED : undefined;
+      return [{ t: 'send', packet: { cmd: p.qos === 1 ? 'puback' : 'pubrec', messageId: id, ...(rc === undefined ? {} : { reasonCode: rc }) } }];
+    }
+    if (p.qos === 2) {
+      const st = this.session.incomingQos2(id, nowMs);
+      if (st === 'dup') return [{ t: 'send', packet: { cmd: 'pubrec', messageId: id } }];
+      if (st === 'full') return [this.close(RC_RECEIVE_MAXIMUM_EXCEEDED, 'too many QoS 2 messages awaiting PUBREL')];
+    }
+    const msg = newMessage(
+      {
+        qos: p.qos,
+        topic,
+        payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
+        from: this.info.clientId,
+        retain: p.retain,
+        ...(this.v5 && properties !== undefined ? { properties } : {}),
+        headers: { protocolVersion: this.info.protocolVersion, peerhost: this.info.peerhost, ...(this.info.username === undefined ? {} : { username: this.info.username }) },
+      },
+      nowMs,
+    );
+    if (p.qos === 0) return [{ t: 'publish', msg }];
+    return [{ t: 'publish', msg, ack: p.qos === 1 ? 'puback' : 'pubrec', packetId: id }];
+  }
+
+  /** The ack for a routed QoS 1/2 publish: v5 says when nobody was subscribed. */
+  publishAck(ack: 'puback' | 'pubrec', packetId: number, delivered: number): Action {
+    const rc = this.v5 && delivered === 0 ? RC_NO_MATCHING_SUBSCRIBERS : undefined;
+    return { t: 'send', packet: { cmd: ack, messageId: packetId, ...(rc === undefined ? {} : { reasonCode: rc }) } };
+  }
+
+  // --- SUBSCRIBE / UNSUBSCRIBE (§3.8, §3.10) ------------------------------------------
+
+  private subscribe(p: ISubscribePacket): Action[] {
+    const subId = p.properties?.subscriptionIdentifier;
+    const items: SubscribeItem[] = p.subscriptions.map((s) => {
+      const parsed = parseFilter(s.topic);
+      const base = { raw: s.topic, isNew: !this.session.subscriptions.has(s.topic) };
+      const qos = Math.min(s.qos, 2) as QoS;
+      const opts: SubOpts = {
+        qos,
+        nl: s.nl === true,
+        rap: s.rap === true,
+        rh: (s.rh ?? 0) as 0 | 1 | 2,
+        ...(subId === undefined ? {} : { subId }),
+        ...(parsed.type === 'shared' ? { share: parsed.group } : {}),
+      };
+      if (parsed.type === 'invalid') return { ...base, filter: s.topic, opts, rc: RC_TOPIC_FILTER_INVALID };
+      if (parsed.type === 'shared' && !this.cfg.mqtt.shared_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED };
+      if (parsed.type === 'shared' && opts.nl && this.v5) return { ...base, filter: parsed.filter, opts, rc: RC_PROTOCOL_ERROR }; // [MQTT-3.8.3-4]
+      if (isWildcard(parsed.filter) && !this.cfg.mqtt.wildcard_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED };
+      if (!this.acl.check(this.info.clientId, this.info.username, 'subscribe', parsed.filter)) return { ...base, filter: parsed.filter, opts, rc: RC_NOT_AUTHORIZED };
+      return { ...base, filter: parsed.filter, opts };
+    });
+    return [{ t: 'subscribe', packetId: p.messageId ?? 0, items }];
+  }
+
+  /** The broker took the subscriptions: SUBACK with one code per item [MQTT-3.8.4-6]. */
+  subscribed(packetId: number, items: readonly SubscribeItem[], results: readonly number[]): Action[] {
+    for (const [i, it] of items.entries()) if (results[i]! < 0x80) this.session.subscriptions.set(it.raw, it.opts);
+    const granted = results.map((rc) => (this.v5 ? rc : subackCompat(rc)));
+    return [{ t: 'send', packet: { cmd: 'suback', messageId: packetId, granted } }];
+  }
+
+  private unsubscribe(p: IUnsubscribePacket): Action[] {
+    return [{ t: 'unsubscribe', packetId: p.messageId ?? 0, filters: p.unsubscriptions }];
+  }
+
+  unsubscribed(packetId: number, filters: readonly string[]): Action[] {
+    const codes = filters.map((f) => (this.session.subscriptions.delete(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED));
+    // 3.1.1's UNSUBACK has no payload [MQTT-3.11.3]; v5 gives a code per filter.
+    return [{ t: 'send', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? codes : [] } }];
+  }
+
+  // --- outgoing -------------------------------------------------------------------------
+
+  /** Turn session work into PUBLISH / PUBREL packets for this client. */
+  work(ws: readonly Work[], nowMs: number): Action[] {
+    const out: Action[] = [];
+    for (const w of ws) {
+      if (w.t === 'pubrel') out.push({ t: 'send', packet: { cmd: 'pubrel', messageId: w.packetId } });
+      else {
+        const o = w.out;
+        const packet: IPublishPacket = {
+          cmd: 'publish',
+          topic: o.msg.topic,
+          payload: o.msg.payload,
+          qos: o.qos,
+          dup: o.dup,
+          retain: o.retain,
+          ...(o.packetId === undefined ? {} : { messageId: o.packetId }),
+        };
+        if (this.v5) {
+          const props = this.publishProps(o.msg, o.subId, nowMs);
+          if (props !== undefined) packet.properties = props;
+        }
+        if (this.info.maxPacketSize > 0 && estimateSize(packet) > this.info.maxPacketSize) continue; // [MQTT-3.1.2-25]
+        out.push({ t: 'send', packet });
+      }
+    }
+    return out;
+  }
+
+  private publishProps(msg: Message, subId: number | undefined, nowMs: number): IPublishPacket['properties'] {
+    const base = msg.headers.properties;
+    const left = remainingExpiryS(msg, nowMs);
+    if (base === undefined && subId === undefined && left === undefined) return undefined;
+    return {
+      ...base,
+      ...(left === undefined ? {} : { messageExpiryInterval: left }),
+      ...(subId === undefined ? {} : { subscriptionIdentifier: subId }),
+    };
+  }
+
+  close(reasonCode: number | undefined, why: string): Action {
+    return { t: 'close', reasonCode: this.v5 ? (reasonCode ?? RC_UNSPECIFIED_ERROR) : undefined, why };
+  }
+}
+
+function estimateSize(p: IPublishPacket): number {
+  let n = 5 + 2 + Buffer.byteLength(p.topic) + (p.messageId === undefined ? 0 : 2) + (typeof p.payload === 'string' ? Buffer.byteLength(p.payload) : p.payload.length);
+  if (p.properties !== undefined) n += Buffer.byteLength(JSON.stringify(p.properties));
+  return n;
+}

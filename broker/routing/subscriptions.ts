@@ -1,0 +1,114 @@
+/**
+ * Local subscriptions (FEATURES M1): for each filter, the sessions on this node that
+ * subscribed, and the shared-subscription groups with their members. Every publish
+ * reads it on the publishing process; only the broker process writes. Pure.
+ */
+import type { Pid } from '../../runtime/index.js';
+import type { SubOpts } from '../session/session.js';
+
+export interface Subscriber {
+  readonly pid: Pid;
+  readonly clientId: string;
+  /** As the client sent it (`$share/g/f` included). */
+  readonly raw: string;
+  /** The routed filter. */
+  readonly filter: string;
+  readonly opts: SubOpts;
+}
+
+export class SharedGroup {
+  members: Subscriber[] = [];
+  /** Round-robin position. */
+  next = 0;
+}
+
+export class SubTable {
+  /** filter → pid key → subscriber (non-shared). */
+  readonly normal = new Map<string, Map<string, Subscriber>>();
+  /** filter → group → members. */
+  readonly shared = new Map<string, Map<string, SharedGroup>>();
+  /** pid key → raw filter → subscriber, to clean up after a session. */
+  private readonly bySession = new Map<string, Map<string, Subscriber>>();
+
+  /** Add or update a subscription. True when the filter had no local subscriber before. */
+  add(s: Subscriber): boolean {
+    const had = this.hasFilter(s.filter);
+    const key = s.pid.key;
+    const old = this.bySession.get(key)?.get(s.raw);
+    if (old !== undefined) this.detach(old);
+    if (s.opts.share === undefined) {
+      let m = this.normal.get(s.filter);
+      if (m === undefined) this.normal.set(s.filter, (m = new Map()));
+      m.set(key, s);
+    } else {
+      let gs = this.shared.get(s.filter);
+      if (gs === undefined) this.shared.set(s.filter, (gs = new Map()));
+      let g = gs.get(s.opts.share);
+      if (g === undefined) gs.set(s.opts.share, (g = new SharedGroup()));
+      g.members.push(s);
+    }
+    let bs = this.bySession.get(key);
+    if (bs === undefined) this.bySession.set(key, (bs = new Map()));
+    bs.set(s.raw, s);
+    return !had;
+  }
+
+  /** Remove one subscription; returns it and whether its filter has no local subscriber left. */
+  remove(pid: Pid, raw: string): { sub: Subscriber; lastForFilter: boolean } | undefined {
+    const bs = this.bySession.get(pid.key);
+    const s = bs?.get(raw);
+    if (s === undefined) return undefined;
+    bs!.delete(raw);
+    if (bs!.size === 0) this.bySession.delete(pid.key);
+    this.detach(s);
+    return { sub: s, lastForFilter: !this.hasFilter(s.filter) };
+  }
+
+  /** Remove everything a session subscribed; returns the filters left with no local subscriber. */
+  removeSession(pid: Pid): string[] {
+    const bs = this.bySession.get(pid.key);
+    if (bs === undefined) return [];
+    this.bySession.delete(pid.key);
+    const emptied: string[] = [];
+    for (const s of bs.values()) {
+      this.detach(s);
+      if (!this.hasFilter(s.filter) && !emptied.includes(s.filter)) emptied.push(s.filter);
+    }
+    return emptied;
+  }
+
+  hasSession(pid: Pid): boolean {
+    return this.bySession.has(pid.key);
+  }
+
+  hasFilter(filter: string): boolean {
+    return this.normal.has(filter) || this.shared.has(filter);
+  }
+
+  /** Number of subscriptions (for $SYS and metrics). */
+  get count(): number {
+    let n = 0;
+    for (const bs of this.bySession.values()) n += bs.size;
+    return n;
+  }
+
+  /** Filters with at least one local subscriber. */
+  filters(): string[] {
+    return [...new Set([...this.normal.keys(), ...this.shared.keys()])];
+  }
+
+  private detach(s: Subscriber): void {
+    if (s.opts.share === undefined) {
+      const m = this.normal.get(s.filter);
+      m?.delete(s.pid.key);
+      if (m?.size === 0) this.normal.delete(s.filter);
+      return;
+    }
+    const gs = this.shared.get(s.filter);
+    const g = gs?.get(s.opts.share);
+    if (g === undefined) return;
+    g.members = g.members.filter((x) => x !== s);
+    if (g.members.length === 0) gs!.delete(s.opts.share);
+    if (gs!.size === 0) this.shared.delete(s.filter);
+  }
+}

@@ -1,0 +1,404 @@
+/**
+ * The client's one actor (EMQX's channel process): it owns the socket while the client
+ * is connected, runs the protocol (channel.ts) over the session state (session.ts), and
+ * outlives the socket for a persistent session, queueing what arrives until the client
+ * comes back, expires, or another connection takes it over.
+ */
+import { generate, parser as mqttParser, type Packet, type Parser } from 'mqtt-packet';
+import { genServer, logger, type Ctx, type GenServer, type Pid, type Ref } from '../../runtime/index.js';
+import type { BrokerContext } from '../context.js';
+import { Channel, type Action, type SubscribeItem } from '../connection/channel.js';
+import { connack, type ClientInfo } from '../connection/connect.js';
+import { FrameGuard } from '../connection/frame-guard.js';
+import { Keepalive } from '../connection/keepalive.js';
+import type { Transport } from '../connection/transport.js';
+import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
+import { publish, type DeliverMsg } from '../routing/dispatch.js';
+import { subscribe, unsubscribe } from '../routing/broker.js';
+import { Session } from './session.js';
+
+const log = logger('broker:session');
+
+/** How a new connection reaches its session actor. */
+export interface Attach {
+  readonly info: ClientInfo;
+  readonly transport: Transport;
+  /** Bytes that followed the CONNECT in the same read. */
+  readonly rest: Buffer;
+}
+
+export interface SessionProtocol {
+  calls: {
+    /** A new connection for this client id: take it over (cleanStart false) or discard the session. */
+    takeover: { args: [attach: Attach]; reply: 'ok' };
+    discard: { args: []; reply: 'ok' };
+    info: { args: []; reply: Record<string, unknown> };
+  };
+  info: DeliverMsg | readonly ['$data', Transport, Buffer] | readonly ['$closed', Transport] | readonly ['$drain'] | readonly ['$timer', 'keepalive' | 'retry' | 'expire' | 'will'];
+}
+
+/*
+ * State
+ *   ctx        the node's broker context
+ *   session    subscriptions, inflight, queue: lives as long as the session
+ *   channel    the protocol over the current connection; undefined while disconnected
+ *   transport  the socket we own while connected
+ *   will       the pending will of the last connection (cleared by a normal DISCONNECT)
+ *   timers     keepalive, retry, expiry and will-delay timers, by kind
+ * Invariant: channel and transport are both set, or both undefined.
+ */
+interface State {
+  readonly ctx: BrokerContext;
+  readonly session: Session;
+  info: ClientInfo;
+  channel: Channel | undefined;
+  transport: Transport | undefined;
+  parser: Parser | undefined;
+  guard: FrameGuard | undefined;
+  keepalive: Keepalive | undefined;
+  will: ClientInfo['will'];
+  readonly timers: Map<string, Ref>;
+}
+
+export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, Attach]> = {
+  init([ctx, attach], self) {
+    const m = ctx.cfg.mqtt;
+    const session = new Session(attach.info.clientId, {
+      maxInflight: m.max_inflight,
+      maxMqueueLen: m.max_mqueue_len,
+      storeQos0: m.mqueue_store_qos0,
+      maxAwaitingRel: m.max_awaiting_rel,
+    });
+    const s: State = {
+      ctx,
+      session,
+      info: attach.info,
+      channel: undefined,
+      transport: undefined,
+      parser: undefined,
+      guard: undefined,
+      keepalive: undefined,
+      will: undefined,
+      timers: new Map(),
+    };
+    self.trapExit(true);
+    attachConnection(s, attach, false, self);
+    return genServer.ok(s);
+  },
+
+  handleCall(req, _from, s, self) {
+    switch (req[0]) {
+      case 'takeover': {
+        // [MQTT-3.1.4-3]: the old connection gets DISCONNECT 0x8E and is closed.
+        if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'takenover', self);
+        s.ctx.metrics.takeovers++;
+        attachConnection(s, req[1], true, self);
+        return genServer.reply('ok' as const, s);
+      }
+      case 'discard':
+        if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
+        publishWill(s);
+        return genServer.stop(['shutdown', 'discarded'], s, 'ok' as const);
+      case 'info':
+        return genServer.reply(
+          {
+            clientId: s.info.clientId,
+            connected: s.channel !== undefined,
+            subscriptions: Object.fromEntries(s.session.subscriptions),
+            inflight: s.session.inflightSize,
+            mqueue: s.session.mqueue.len,
+            dropped: s.session.mqueue.dropped,
+          },
+          s,
+        );
+    }
+  },
+
+  handleInfo(msg, s, self) {
+    switch (msg[0]) {
+      case 'deliver':
+        deliver(s, msg[1].opts, msg[2], self);
+        return genServer.noreply(s);
+      case '$data':
+        if (msg[1] !== s.transport) return genServer.noreply(s); // a connection we dropped
+        return step(onData(s, msg[2], self), s);
+      case '$closed':
+        if (msg[1] !== s.transport) return genServer.noreply(s);
+        return step(disconnected(s, 'closed', true, self), s);
+      case '$drain': {
+        if (s.channel !== undefined) run(s, s.channel.work(s.session.drain(Date.now()), Date.now()), self);
+        return genServer.noreply(s);
+      }
+      case '$timer':
+        return step(onTimer(s, msg[1], self), s);
+      case 'EXIT':
+        // Our parent (session_sup) is going: end with it.
+        return genServer.stop(msg[2] as string, s);
+      default:
+        return genServer.unexpected(log, 'info', msg, s);
+    }
+  },
+
+  terminate(_reason, s) {
+    if (s.transport !== undefined) s.transport.destroy();
+  },
+};
+
+// --- connection ----------------------------------------------------------------------
+
+/** A handler's work may have to wait for the broker: the step waits with it. */
+function step(r: void | Promise<unknown>, s: State): ReturnType<typeof genServer.noreply<State>> | Promise<ReturnType<typeof genServer.noreply<State>>> {
+  return r === undefined ? genServer.noreply(s) : r.then(() => genServer.noreply(s));
+}
+
+function attachConnection(s: State, a: Attach, resumed: boolean, self: Ctx): void {
+  const now = Date.now();
+  cancelTimer(s, 'expire', self);
+  cancelTimer(s, 'will', self); // [MQTT-3.1.3-9]: reconnected before the will delay passed
+  const sessionPresent = resumed && !a.info.cleanStart;
+  s.info = a.info;
+  s.will = a.info.will;
+  s.session.setWindow(a.info.receiveMaximum);
+  s.channel = new Channel(a.info, s.session, s.ctx.cfg, s.ctx.acl);
+  s.transport = a.transport;
+  s.guard = new FrameGuard(s.ctx.cfg.mqtt.max_packet_size);
+  s.parser = mqttParser({ protocolVersion: a.info.protocolVersion });
+  const t = a.transport;
+  const me = self.self;
+  t.onData((chunk) => self.send(me, ['$data', t, chunk]));
+  t.onClose(() => self.send(me, ['$closed', t]));
+  t.onDrain(() => self.send(me, ['$drain']));
+  write(s, connack(a.info, sessionPresent, s.ctx.cfg));
+  s.keepalive = new Keepalive(a.info.keepaliveS, now, 0);
+  armKeepalive(s, s.keepalive.start(now), self);
+  armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
+  if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
+  if (a.rest.length > 0) void onData(s, a.rest, self);
+}
+
+function onData(s: State, chunk: Buffer, self: Ctx): void | Promise<unknown> {
+  const ch = s.channel;
+  const p = s.parser;
+  if (ch === undefined || p === undefined) return;
+  s.ctx.metrics.bytesReceived += chunk.length;
+  const g = s.guard!.push(chunk);
+  if (g !== 'ok') {
+    log.warn('bad_packet_closed', { client: s.info.clientId, peer: s.transport?.peer, reason: g });
+    return close(s, g === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, g, self);
+  }
+  const packets: Packet[] = [];
+  let err: unknown;
+  const onPacket = (pk: Packet): void => void packets.push(pk);
+  const onError = (e: unknown): void => void (err ??= e);
+  p.on('packet', onPacket);
+  p.on('error', onError);
+  p.parse(chunk);
+  p.off('packet', onPacket);
+  p.off('error', onError);
+  const now = Date.now();
+  const actions: Action[] = [];
+  for (const pk of packets) actions.push(...ch.handleIn(pk, now));
+  if (err !== undefined) {
+    log.warn('malformed_packet_closed', { client: s.info.clientId, peer: s.transport?.peer, error: String((err as Error).message ?? err) });
+    actions.push(ch.close(RC_MALFORMED_PACKET, 'malformed packet'));
+  }
+  return runAsync(s, actions, self);
+}
+
+/** Carry out actions; the first one that needs the broker makes the rest wait for it. */
+function runAsync(s: State, actions: Action[], self: Ctx): void | Promise<unknown> {
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i]!;
+    if (a.t === 'subscribe' || a.t === 'unsubscribe') {
+      return (async () => {
+        await runBroker(s, a, self);
+        const r = runAsync(s, actions.slice(i + 1), self);
+        if (r !== undefined) await r;
+      })();
+    }
+    if (!runOne(s, a, self)) return;
+  }
+}
+
+function run(s: State, actions: readonly Action[], self: Ctx): void {
+  for (const a of actions) if (!runOne(s, a, self)) return;
+}
+
+/** One synchronous action; false when the connection is gone and the rest must be dropped. */
+function runOne(s: State, a: Action, self: Ctx): boolean {
+  switch (a.t) {
+    case 'send':
+      write(s, a.packet);
+      return true;
+    case 'publish': {
+      const n = publish(s.ctx, a.msg);
+      if (a.ack !== undefined && s.channel !== undefined) write(s, (s.channel.publishAck(a.ack, a.packetId ?? 0, n) as { packet: Packet }).packet);
+      return true;
+    }
+    case 'close':
+      void close(s, a.reasonCode, a.why, self);
+      return false;
+    case 'client_disconnect':
+      // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will (v5 0x04 asks for it).
+      if (!a.publishWill) s.will = undefined;
+      if (a.sessionExpiryS !== undefined) s.info = { ...s.info, sessionExpiryS: Math.min(a.sessionExpiryS, s.ctx.cfg.mqtt.max_session_expiry_s) };
+      void disconnected(s, 'normal', a.publishWill, self);
+      return false;
+    case 'subscribe':
+    case 'unsubscribe':
+      return true; // handled by runAsync
+  }
+}
+
+async function runBroker(s: State, a: Extract<Action, { t: 'subscribe' | 'unsubscribe' }>, self: Ctx): Promise<void> {
+  if (a.t === 'unsubscribe') {
+    await unsubscribe(self.self, a.filters);
+    if (s.channel !== undefined) run(s, s.channel.unsubscribed(a.packetId, a.filters), self);
+    return;
+  }
+  const ok = a.items.filter((it) => it.rc === undefined);
+  const granted = ok.length === 0 ? [] : await subscribe(self.self, s.info.clientId, ok.map((it) => ({ raw: it.raw, filter: it.filter, opts: it.opts })));
+  let k = 0;
+  const results = a.items.map((it) => it.rc ?? granted[k++]!);
+  if (s.channel === undefined) return;
+  run(s, s.channel.subscribed(a.packetId, a.items, results), self);
+  sendRetained(s, a.items, results, self);
+}
+
+/** Retained messages for new subscriptions, per Retain Handling [MQTT-3.3.1-9..11]. */
+function sendRetained(s: State, items: readonly SubscribeItem[], results: readonly number[], self: Ctx): void {
+  const now = Date.now();
+  for (const [i, it] of items.entries()) {
+    if (results[i]! >= 0x80 || it.opts.share !== undefined) continue; // not for shared subscriptions
+    if (it.opts.rh === 2 || (it.opts.rh === 1 && !it.isNew)) continue;
+    for (const m of s.ctx.retained.match(it.filter, now)) {
+      const r = s.session.deliver(m, it.opts.qos, true, it.opts.subId, s.channel !== undefined, now);
+      if (r.work !== undefined && s.channel !== undefined) run(s, s.channel.work([r.work], now), self);
+    }
+  }
+}
+
+function deliver(s: State, opts: DeliverMsg[1]['opts'], msg: DeliverMsg[2], self: Ctx): void {
+  const now = Date.now();
+  const t = s.transport;
+  // A client that does not read: its socket backlog is bounded; beyond it, messages
+  // wait in the session queue (bounded, with its drop policy) until it drains.
+  const writable = s.channel !== undefined && t !== undefined && t.backlog < s.ctx.cfg.mqtt.socket_high_water;
+  const r = s.session.deliver(msg, opts.qos, opts.rap ? msg.flags.retain : false, opts.subId, writable, now);
+  if (r.dropped !== undefined) s.ctx.metrics.messagesDropped++;
+  if (r.work !== undefined && s.channel !== undefined) run(s, s.channel.work([r.work], now), self);
+}
+
+function write(s: State, packet: Packet): void {
+  const t = s.transport;
+  if (t === undefined) return;
+  const b = generate(packet, { protocolVersion: s.info.protocolVersion });
+  s.ctx.metrics.bytesSent += b.length;
+  if (packet.cmd === 'publish') s.ctx.metrics.messagesSent++;
+  t.write(b);
+}
+
+/** The server ends the connection (v5: with a DISCONNECT carrying the reason). */
+function close(s: State, reasonCode: number | undefined, why: string, self: Ctx): void | Promise<unknown> {
+  log.debug('connection_closed_by_server', { client: s.info.clientId, why, rc: reasonCode });
+  if (reasonCode !== undefined && s.info.protocolVersion === 5) write(s, { cmd: 'disconnect', reasonCode });
+  return disconnected(s, why, true, self);
+}
+
+/** Close the current connection without ending the session (takeover, discard). */
+function dropConnection(s: State, reasonCode: number, why: string, self: Ctx): void {
+  if (s.info.protocolVersion === 5) write(s, { cmd: 'disconnect', reasonCode });
+  const t = s.transport;
+  s.channel = undefined;
+  s.transport = undefined;
+  s.parser = undefined;
+  t?.end();
+  cancelTimer(s, 'keepalive', self);
+  log.debug('connection_dropped', { client: s.info.clientId, why });
+  // On takeover the will goes only if it has no delay (the session continues) [MQTT-3.1.4-3].
+  if (why === 'takenover' && s.will !== undefined && s.will.delayS === 0) publishWill(s);
+  else if (why === 'takenover') s.will = undefined;
+}
+
+/** The connection is gone: will, then the session ends now or waits for its expiry. */
+function disconnected(s: State, why: string, abnormal: boolean, self: Ctx): void | Promise<unknown> {
+  const t = s.transport;
+  s.channel = undefined;
+  s.transport = undefined;
+  s.parser = undefined;
+  t?.end();
+  cancelTimer(s, 'keepalive', self);
+  cancelTimer(s, 'retry', self);
+  const expiry = s.info.sessionExpiryS;
+  if (abnormal && s.will !== undefined) {
+    const delay = Math.min(s.will.delayS, expiry);
+    if (delay > 0) armTimer(s, 'will', delay * 1000, self);
+    else publishWill(s);
+  }
+  log.debug('client_disconnected', { client: s.info.clientId, why });
+  if (expiry === 0) {
+    publishWill(s);
+    self.stop('normal');
+    return;
+  }
+  if (expiry !== 0xffffffff) armTimer(s, 'expire', expiry * 1000, self);
+}
+
+function publishWill(s: State): void {
+  const w = s.will;
+  s.will = undefined;
+  if (w === undefined) return;
+  publish(s.ctx, { ...w.msg, timestamp: Date.now() });
+}
+
+// --- timers ----------------------------------------------------------------------------
+
+function onTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', self: Ctx): void | Promise<unknown> {
+  s.timers.delete(kind);
+  const now = Date.now();
+  switch (kind) {
+    case 'keepalive': {
+      if (s.keepalive === undefined || s.channel === undefined) return;
+      const r = s.keepalive.check(now, s.channel.recvCount);
+      if (r.status === 'timeout') {
+        log.debug('keepalive_timeout', { client: s.info.clientId, idle_ms: r.idleMs });
+        return close(s, RC_KEEP_ALIVE_TIMEOUT, 'keepalive_timeout', self); // [MQTT-3.1.2-24]
+      }
+      armKeepalive(s, r, self);
+      return;
+    }
+    case 'retry':
+      if (s.channel === undefined) return;
+      run(s, s.channel.work(s.session.retry(now, s.ctx.cfg.mqtt.retry_interval_ms), now), self);
+      s.session.expireAwaitingRel(now, s.ctx.cfg.mqtt.await_rel_timeout_ms);
+      armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
+      return;
+    case 'will':
+      publishWill(s);
+      return;
+    case 'expire':
+      if (s.channel !== undefined) return;
+      publishWill(s);
+      self.stop('normal');
+      return;
+  }
+}
+
+function armKeepalive(s: State, r: ReturnType<Keepalive['check']>, self: Ctx): void {
+  if (r.status === 'ok') armTimer(s, 'keepalive', r.nextCheckInMs, self);
+}
+
+function armTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', ms: number, self: Ctx): void {
+  cancelTimer(s, kind, self);
+  s.timers.set(kind, self.sendAfter(self.self, ['$timer', kind], ms));
+}
+
+function cancelTimer(s: State, kind: string, self: Ctx): void {
+  const t = s.timers.get(kind);
+  if (t !== undefined) {
+    self.cancelTimer(t);
+    s.timers.delete(kind);
+  }
+}
+
+export type { Pid };

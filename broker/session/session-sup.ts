@@ -1,0 +1,29 @@
+/**
+ * session_sup: a simple_one_for_one supervisor of session actors, one per client id.
+ * Sessions are temporary children: a session that ends is not restarted (its client
+ * reconnects and gets a new one), as EMQX's channels.
+ */
+import { genServer, serverName, supervisor, worker, type Pid } from '../../runtime/index.js';
+import type { BrokerContext } from '../context.js';
+import { sessionServer, type Attach } from './session-server.js';
+
+export const SESSION_SUP = supervisor.supervisorRef('session_sup');
+
+export function startSessionSup(): Promise<Pid> {
+  return supervisor.startLink(
+    {
+      strategy: 'simple_one_for_one',
+      intensity: 1000,
+      periodS: 1,
+      children: [
+        worker('session', (...args: never[]) => {
+          const [ctx, attach] = args as unknown as [BrokerContext, Attach];
+          return genServer.startLink(sessionServer, [ctx, attach]);
+        }, { restart: 'temporary', shutdown: 5000 }),
+      ],
+    },
+    { name: 'session_sup' },
+  );
+}
+
+export { serverName };

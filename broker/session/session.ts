@@ -1,0 +1,206 @@
+/**
+ * A client's MQTT session state (EMQX emqx_session_mem, FEATURES M15): its
+ * subscriptions, the outgoing inflight window, the queue of messages waiting for
+ * room or for the client to come back, the incoming QoS 2 packet ids awaiting
+ * PUBREL, and packet-id allocation. Operations return the PUBLISH/PUBREL work to
+ * send; the actor writes it. Pure: no sockets, no timers, no logging.
+ */
+import type { Message, QoS } from '../mqtt/message.js';
+import { isExpired, withDup } from '../mqtt/message.js';
+import { Inflight, type Resend } from './inflight.js';
+import { MQueue } from './mqueue.js';
+import { PacketIds } from './packet-id.js';
+
+/** Subscription options (MQTT 5 §3.8.3.1; 3.1.1 has only the QoS). */
+export interface SubOpts {
+  readonly qos: QoS;
+  /** No Local: not sent messages this client published itself. */
+  readonly nl: boolean;
+  /** Retain As Published. */
+  readonly rap: boolean;
+  /** Retain Handling 0/1/2. */
+  readonly rh: 0 | 1 | 2;
+  /** Subscription Identifier (v5), sent back with each matching message. */
+  readonly subId?: number;
+  /** The shared-subscription group, for `$share/<group>/<filter>`. */
+  readonly share?: string;
+}
+
+/** A message to send to the client: with a packet id for QoS 1/2. */
+export interface Outgoing {
+  readonly msg: Message;
+  readonly qos: QoS;
+  readonly packetId: number | undefined;
+  readonly dup: boolean;
+  /** Set the RETAIN flag (retained on subscribe, or retain-as-published). */
+  readonly retain: boolean;
+  readonly subId: number | undefined;
+}
+
+/** What a delivery or an acknowledgement asks the actor to write. */
+export type Work = { readonly t: 'publish'; readonly out: Outgoing } | { readonly t: 'pubrel'; readonly packetId: number };
+
+/** A queued delivery keeps how it must go out. */
+interface Pending {
+  readonly msg: Message;
+  readonly qos: QoS;
+  readonly topic: string;
+  readonly retain: boolean;
+  readonly subId: number | undefined;
+}
+
+export interface SessionLimits {
+  readonly maxInflight: number;
+  readonly maxMqueueLen: number;
+  readonly storeQos0: boolean;
+  readonly maxAwaitingRel: number;
+}
+
+export class Session {
+  /** Raw filter (as subscribed, `$share/g/f` included) → options. */
+  readonly subscriptions = new Map<string, SubOpts>();
+  private inflight: Inflight<Pending>;
+  readonly mqueue: MQueue<Pending>;
+  /** Incoming QoS 2 packet ids with the time their PUBLISH arrived. */
+  readonly awaitingRel = new Map<number, number>();
+  private readonly ids = new PacketIds();
+
+  constructor(
+    readonly clientId: string,
+    private readonly limits: SessionLimits,
+  ) {
+    this.inflight = new Inflight<Pending>(limits.maxInflight);
+    this.mqueue = new MQueue<Pending>({ maxLen: limits.maxMqueueLen, storeQos0: limits.storeQos0 });
+  }
+
+  /** The client's Receive Maximum caps our window [MQTT-3.3.4-9]. */
+  setWindow(receiveMaximum: number): void {
+    this.inflight.resize(Math.min(receiveMaximum, this.limits.maxInflight || receiveMaximum));
+  }
+
+  get inflightSize(): number {
+    return this.inflight.size;
+  }
+
+  // --- outgoing -------------------------------------------------------------------
+
+  /**
+   * A message for the client. Connected with room in the window: send it now (QoS 0
+   * always goes). Otherwise queue it (the queue drops by its policy when full).
+   * Returns the work to do now, and the message the queue dropped, if any.
+   */
+  deliver(msg: Message, subQos: QoS, retain: boolean, subId: number | undefined, connected: boolean, nowMs: number): { work?: Work; dropped?: Message } {
+    if (isExpired(msg, nowMs)) return {};
+    const qos = Math.min(msg.qos, subQos) as QoS;
+    const p: Pending = { msg, qos, topic: msg.topic, retain, subId };
+    if (connected && (qos === 0 || !this.inflight.isFull())) {
+      const w = this.send(p, nowMs);
+      if (w !== undefined) return { work: w };
+    }
+    if (!connected && qos === 0 && !this.limits.storeQos0) return {};
+    const dropped = this.mqueue.push(p);
+    return dropped === undefined ? {} : { dropped: dropped.msg };
+  }
+
+  private send(p: Pending, nowMs: number): Work | undefined {
+    if (p.qos === 0) return { t: 'publish', out: { msg: p.msg, qos: 0, packetId: undefined, dup: false, retain: p.retain, subId: p.subId } };
+    const id = this.ids.next((i) => this.inflight.has(i));
+    if (id === undefined) return undefined; // every id in use: wait in the queue
+    this.inflight.insert(id, { phase: 'wait_ack', message: p, sentAtMs: nowMs });
+    return { t: 'publish', out: { msg: p.msg, qos: p.qos, packetId: id, dup: false, retain: p.retain, subId: p.subId } };
+  }
+
+  /** Fill the window from the queue (after an ack, or on reconnect). */
+  drain(nowMs: number): Work[] {
+    const out: Work[] = [];
+    while (!this.mqueue.isEmpty()) {
+      const head = this.mqueue.peek()!;
+      if (head.qos > 0 && this.inflight.isFull()) break;
+      this.mqueue.pop();
+      if (isExpired(head.msg, nowMs)) continue;
+      const w = this.send(head, nowMs);
+      if (w === undefined) {
+        this.mqueue.push(head);
+        break;
+      }
+      out.push(w);
+    }
+    return out;
+  }
+
+  /** PUBACK (QoS 1) or PUBCOMP (QoS 2): the slot frees. False if the id was unknown. */
+  acked(packetId: number, nowMs: number): { known: boolean; work: Work[] } {
+    const e = this.inflight.get(packetId);
+    if (e === undefined) return { known: false, work: [] };
+    this.inflight.delete(packetId);
+    return { known: true, work: this.drain(nowMs) };
+  }
+
+  /** PUBREC: the QoS 2 message arrived; answer PUBREL. False if the id was unknown. */
+  received(packetId: number, nowMs: number): boolean {
+    const e = this.inflight.get(packetId);
+    if (e === undefined || e.phase !== 'wait_ack') return e !== undefined;
+    this.inflight.update(packetId, { phase: 'wait_comp', sentAtMs: nowMs });
+    return true;
+  }
+
+  /** On reconnect: everything unacknowledged again, oldest first, PUBLISH with DUP [MQTT-4.4.0-1]. */
+  resume(nowMs: number): Work[] {
+    const out: Work[] = this.inflight.redeliver(nowMs).map((r) => this.resendWork(r));
+    out.push(...this.drain(nowMs));
+    return out;
+  }
+
+  /** Unacknowledged messages older than the retry interval, sent again. */
+  retry(nowMs: number, intervalMs: number): Work[] {
+    return this.inflight.retryDue(nowMs, intervalMs).map((r) => this.resendWork(r));
+  }
+
+  earliestInflightAt(): number | undefined {
+    return this.inflight.earliestSentAtMs();
+  }
+
+  private resendWork(r: Resend<Pending>): Work {
+    if (r.kind === 'pubrel') return { t: 'pubrel', packetId: r.packetId };
+    const p = r.message;
+    return { t: 'publish', out: { msg: withDup(p.msg), qos: p.qos, packetId: r.packetId, dup: true, retain: p.retain, subId: p.subId } };
+  }
+
+  // --- incoming QoS 2 ---------------------------------------------------------------
+
+  /**
+   * An incoming QoS 2 PUBLISH. 'new': route it and answer PUBREC; 'dup': answer PUBREC
+   * only (exactly once, [MQTT-4.3.3-10]); 'full': too many awaiting PUBREL.
+   */
+  incomingQos2(packetId: number, nowMs: number): 'new' | 'dup' | 'full' {
+    if (this.awaitingRel.has(packetId)) return 'dup';
+    if (this.limits.maxAwaitingRel > 0 && this.awaitingRel.size >= this.limits.maxAwaitingRel) return 'full';
+    this.awaitingRel.set(packetId, nowMs);
+    return 'new';
+  }
+
+  /** PUBREL from the client. False when the id is unknown (v5: PUBCOMP 0x92). */
+  released(packetId: number): boolean {
+    return this.awaitingRel.delete(packetId);
+  }
+
+  /** Drop awaiting-PUBREL entries older than `timeoutMs`; returns how many. */
+  expireAwaitingRel(nowMs: number, timeoutMs: number): number {
+    let n = 0;
+    for (const [id, at] of this.awaitingRel) {
+      if (nowMs - at < timeoutMs) break; // insertion order = arrival order
+      this.awaitingRel.delete(id);
+      n++;
+    }
+    return n;
+  }
+
+  /** Messages still owed to the client (inflight + queued), for takeover and inspection. */
+  pendingMessages(): Message[] {
+    const out: Message[] = [];
+    for (const [, e] of this.inflight) if (e.phase === 'wait_ack') out.push(e.message.msg);
+    for (const p of this.mqueue.toArray()) out.push(p.msg);
+    return out;
+  }
+}
+
