@@ -74,3 +74,5 @@ export { nodes, connectNode, disconnectNode, monitorNode, monitorNodes, spawnOn,
 export type { DistOptions } from './dist/distribution.js';
 export type { NetKernel } from './dist/net-kernel.js';
 export type { ExportedFn } from './process/node-core.js';
+export * as rpc from './services/rpc.js';
+export { RpcError, type RpcReason, type MulticallResult } from './services/rpc.js';
