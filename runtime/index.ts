@@ -76,3 +76,4 @@ export type { NetKernel } from './dist/net-kernel.js';
 export type { ExportedFn } from './process/node-core.js';
 export * as rpc from './services/rpc.js';
 export { RpcError, type RpcReason, type MulticallResult } from './services/rpc.js';
+export * as global from './services/global.js';

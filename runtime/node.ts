@@ -16,6 +16,7 @@ import { stopServer } from './behaviours/gen-server.js';
 import { bootDistribution, kernelOf, startKernel, type DistOptions } from './dist/distribution.js';
 import type { NetKernel } from './dist/net-kernel.js';
 import * as rpc from './services/rpc.js';
+import * as globalNames from './services/global.js';
 
 const log = logger('runtime:node');
 
@@ -128,7 +129,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
     const boot = await bootDistribution(opts);
     core = new NodeCore(boot.parts.full, boot.creation, clock);
     // net_kernel first: the services below talk to other nodes from their first step.
-    services.push(startKernel(core, boot).spec, rpc.childSpec());
+    services.push(startKernel(core, boot).spec, rpc.childSpec(), globalNames.childSpec());
   } else core = new NodeCore(NO_NODE, opts.creation ?? 0, clock);
   services.push(...(opts.services ?? []));
   const first = !hasDefaultCore();
