@@ -77,3 +77,5 @@ export type { ExportedFn } from './process/node-core.js';
 export * as rpc from './services/rpc.js';
 export { RpcError, type RpcReason, type MulticallResult } from './services/rpc.js';
 export * as global from './services/global.js';
+export * as pg from './services/pg.js';
+export type { Group as PgGroup, PgNotice } from './services/pg.js';

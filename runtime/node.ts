@@ -17,6 +17,7 @@ import { bootDistribution, kernelOf, startKernel, type DistOptions } from './dis
 import type { NetKernel } from './dist/net-kernel.js';
 import * as rpc from './services/rpc.js';
 import * as globalNames from './services/global.js';
+import * as pg from './services/pg.js';
 
 const log = logger('runtime:node');
 
@@ -129,7 +130,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
     const boot = await bootDistribution(opts);
     core = new NodeCore(boot.parts.full, boot.creation, clock);
     // net_kernel first: the services below talk to other nodes from their first step.
-    services.push(startKernel(core, boot).spec, rpc.childSpec(), globalNames.childSpec());
+    services.push(startKernel(core, boot).spec, rpc.childSpec(), globalNames.childSpec(), pg.childSpec());
   } else core = new NodeCore(NO_NODE, opts.creation ?? 0, clock);
   services.push(...(opts.services ?? []));
   const first = !hasDefaultCore();
