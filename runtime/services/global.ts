@@ -18,6 +18,7 @@ import { current } from '../process/scheduler.js';
 import { kernelOf } from '../dist/distribution.js';
 import { GLOBAL_NAME_SERVER, PROTO_VSN, type Entry, type GlobalProtocol, type PeerMsg } from './global-proto.js';
 import { registrar } from './global-registrar.js';
+import { NameTable, tables } from './global-table.js';
 import { isServicePeer, servicePeers } from './peers.js';
 
 const log = logger('runtime:global');
@@ -75,42 +76,6 @@ function callServer<R>(req: CallOf<GlobalProtocol>): Promise<R> {
   // No timeout, as OTP: the registrar always answers, or its node's server dies (noproc).
   return rawCall(caller?.core ?? currentCore(), GLOBAL_NAME_SERVER, req, Infinity, caller) as Promise<R>;
 }
-
-// --- the table -------------------------------------------------------------------
-
-/**
- * The replicated name table of one node: a slice per node holding the names of that
- * node's pids. Written only by the name server; read by anyone on the node.
- */
-class NameTable {
-  readonly slices = new Map<NodeName, Map<Atom, Pid>>();
-  readonly own = new Map<Atom, Pid>();
-
-  constructor(readonly node: NodeName) {
-    this.slices.set(node, this.own);
-  }
-
-  /**
-   * While a clash waits for its loser to be killed, two slices hold the name: answer
-   * the pid that will survive (the lower node name), so every node agrees at once.
-   */
-  whereis(name: Atom): Pid | undefined {
-    let best: Pid | undefined;
-    for (const slice of this.slices.values()) {
-      const p = slice.get(name);
-      if (p !== undefined && (best === undefined || p.node < best.node)) best = p;
-    }
-    return best;
-  }
-
-  names(): Atom[] {
-    const out = new Set<Atom>();
-    for (const slice of this.slices.values()) for (const n of slice.keys()) out.add(n);
-    return [...out];
-  }
-}
-
-const tables = new WeakMap<NodeCore, NameTable>();
 
 // --- the server --------------------------------------------------------------------
 
