@@ -144,7 +144,7 @@ function setPath(c: Json, path: string[], raw: string, envName: string): Json {
   for (let i = 0; i < path.length - 1; i++) {
     const next = cur[path[i]!];
     if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new ConfigError(`${envName}: unknown config key ${path.join('.')}`);
-    cur = next as { [k: string]: Json };
+    cur = next;
   }
   const last = path[path.length - 1]!;
   if (!(last in cur)) throw new ConfigError(`${envName}: unknown config key ${path.join('.')}`);

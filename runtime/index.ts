@@ -77,3 +77,8 @@ export type { ExportedFn } from './process/node-core.js';
 export { shellBindings, formatShell, type Bindings, type Shell } from './shell.js';
 export { NodeNameError } from './dist/node-name.js';
 export { CookieError } from './dist/cookie.js';
+export * as rpc from './services/rpc.js';
+export { RpcError, type RpcReason, type MulticallResult } from './services/rpc.js';
+export * as global from './services/global.js';
+export * as pg from './services/pg.js';
+export type { Group as PgGroup, PgNotice } from './services/pg.js';

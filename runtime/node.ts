@@ -15,6 +15,9 @@ import type { ChildSpec } from './behaviours/child-spec.js';
 import { stopServer } from './behaviours/gen-server.js';
 import { bootDistribution, kernelOf, startKernel, type DistOptions } from './dist/distribution.js';
 import type { NetKernel } from './dist/net-kernel.js';
+import * as rpc from './services/rpc.js';
+import * as globalNames from './services/global.js';
+import * as pg from './services/pg.js';
 
 const log = logger('runtime:node');
 
@@ -126,7 +129,8 @@ export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
   if (opts.name !== undefined || opts.sname !== undefined) {
     const boot = await bootDistribution(opts);
     core = new NodeCore(boot.parts.full, boot.creation, clock);
-    services.push(startKernel(core, boot).spec);
+    // net_kernel first: the services below talk to other nodes from their first step.
+    services.push(startKernel(core, boot).spec, rpc.childSpec(), globalNames.childSpec(), pg.childSpec());
   } else core = new NodeCore(NO_NODE, opts.creation ?? 0, clock);
   services.push(...(opts.services ?? []));
   const first = !hasDefaultCore();

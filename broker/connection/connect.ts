@@ -55,7 +55,7 @@ export type ConnectVerdict =
 export function checkConnect(p: IConnectPacket, cfg: Config, peerhost: string, nowMs: number, newId: () => string): ConnectVerdict {
   const v = (p.protocolVersion ?? 4) as number;
   if (v !== 3 && v !== 4 && v !== 5) return fail(RC_UNSUPPORTED_PROTOCOL_VERSION, `protocol version ${v}`);
-  const version = v as ProtocolVersion;
+  const version = v;
   const clean = p.clean !== false;
   let clientId = p.clientId ?? '';
   let assignedId = false;

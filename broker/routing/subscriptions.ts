@@ -38,17 +38,17 @@ export class SubTable {
     if (old !== undefined) this.detach(old);
     if (s.opts.share === undefined) {
       let m = this.normal.get(s.filter);
-      if (m === undefined) this.normal.set(s.filter, (m = new Map()));
+      if (m === undefined) this.normal.set(s.filter, (m = new Map<string, Subscriber>()));
       m.set(key, s);
     } else {
       let gs = this.shared.get(s.filter);
-      if (gs === undefined) this.shared.set(s.filter, (gs = new Map()));
+      if (gs === undefined) this.shared.set(s.filter, (gs = new Map<string, SharedGroup>()));
       let g = gs.get(s.opts.share);
       if (g === undefined) gs.set(s.opts.share, (g = new SharedGroup()));
       g.members.push(s);
     }
     let bs = this.bySession.get(key);
-    if (bs === undefined) this.bySession.set(key, (bs = new Map()));
+    if (bs === undefined) this.bySession.set(key, (bs = new Map<string, Subscriber>()));
     bs.set(s.raw, s);
     return !had;
   }

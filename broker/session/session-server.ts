@@ -133,7 +133,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
         return step(onTimer(s, msg[1], self), s);
       case 'EXIT':
         // Our parent (session_sup) is going: end with it.
-        return genServer.stop(msg[2] as string, s);
+        return genServer.stop(msg[2], s);
       default:
         return genServer.unexpected(log, 'info', msg, s);
     }
