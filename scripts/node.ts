@@ -12,10 +12,13 @@ import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { defaultEpmdPort, EpmdError } from '../epmd/index.js';
 import { CookieError, formatShell, logger, NodeNameError, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
+import { ConfigError, loadConfig, startBroker } from '../broker/index.js';
+import fs from 'node:fs';
 import { ArgError, parseArgs, portFlag, stringFlag, type ParsedArgs } from './args.js';
 
 const USAGE = `usage: node (--name NAME | --sname NAME) [--cookie C] [--hidden] [--eval EXPR]
             [--noshell] [--dist-min P --dist-max P] [--epmd-port P] [--tick-time S]
+            [--broker] [--config FILE]
 
   --name NAME      long name: alive@host (IP or FQDN), or alive (this host's FQDN)
   --sname NAME     short name: alive or alive@host without dots
@@ -25,7 +28,9 @@ const USAGE = `usage: node (--name NAME | --sname NAME) [--cookie C] [--hidden] 
   --noshell        no REPL: run until SIGTERM/SIGINT, then stop in order
   --dist-min/max   the distribution port range (default: any free port)
   --epmd-port P    epmd's port (default $ERL_EPMD_PORT or 4369)
-  --tick-time S    net_ticktime in seconds (default 60)`;
+  --tick-time S    net_ticktime in seconds (default 60)
+  --broker         run the MQTT broker on this node (TCP 1883, WebSocket 8083 /mqtt)
+  --config FILE    broker configuration (JSON); BEAMQ_* environment variables override it`;
 
 const SPEC = {
   name: 'value',
@@ -40,6 +45,8 @@ const SPEC = {
   'epmd-port': 'value',
   'tick-time': 'value',
   'log-level': 'value',
+  broker: 'switch',
+  config: 'value',
   help: 'switch',
 } as const;
 
@@ -91,6 +98,20 @@ async function main(argv: readonly string[]): Promise<number> {
       return 1;
     }
     throw err;
+  }
+
+  if (args.flags.has('broker')) {
+    try {
+      const file = stringFlag(args, 'config');
+      const cfg = loadConfig(file === undefined ? {} : (JSON.parse(fs.readFileSync(file, 'utf8')) as unknown), process.env);
+      const b = await startBroker(node, cfg);
+      const ports = b.ports();
+      log.info('broker_started', { node: node.name, tcp: ports.tcp, ws: ports.ws });
+    } catch (err) {
+      process.stderr.write(`node: cannot start the broker: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}\n`);
+      await node.stop();
+      return 1;
+    }
   }
 
   const shell = shellBindings(node, (line) => process.stdout.write(line + '\n'), () => void halt(node));
