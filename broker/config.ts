@@ -7,8 +7,8 @@
 
 export interface ListenerConfig {
   readonly enable: boolean;
+  /** `host:port`, or a port alone (all interfaces), as EMQX's `bind`. Port 0 picks a free one. */
   readonly bind: string;
-  readonly port: number;
 }
 
 export interface WsListenerConfig extends ListenerConfig {
@@ -17,6 +17,10 @@ export interface WsListenerConfig extends ListenerConfig {
 
 export interface Config {
   readonly node: {
+    /** The node name (`--name` wins); `name@host`, or `name` for a long name on this host. */
+    readonly name: string;
+    /** The cookie (`--cookie` wins); empty = `$HOME/.erlang.cookie`. */
+    readonly cookie: string;
     /** Where membership and other node state is kept. */
     readonly data_dir: string;
   };
@@ -76,10 +80,10 @@ export interface Config {
 }
 
 export const DEFAULTS: Config = {
-  node: { data_dir: '.beamq-data' },
+  node: { name: 'beamq@127.0.0.1', cookie: '', data_dir: '.beamq-data' },
   listeners: {
-    tcp: { enable: true, bind: '0.0.0.0', port: 1883 },
-    ws: { enable: true, bind: '0.0.0.0', port: 8083, path: '/mqtt' },
+    tcp: { enable: true, bind: '0.0.0.0:1883' },
+    ws: { enable: true, bind: '0.0.0.0:8083', path: '/mqtt' },
   },
   mqtt: {
     max_packet_size: 1024 * 1024,
@@ -109,6 +113,33 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Split a `bind` value: `host:port`, `[v6]:port` or a port alone. */
+export function parseBind(bind: string, key = 'bind'): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(bind) ?? /^()()(\d+)$/.exec(bind);
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`config ${key}: expected host:port or a port, got ${JSON.stringify(bind)}`);
+  return { host: m[1] !== undefined && m[1] !== '' ? m[1] : m[2] !== undefined && m[2] !== '' ? m[2] : '0.0.0.0', port };
+}
+
+/** Check what the types alone do not say; throws ConfigError naming the key. */
+export function validateConfig(c: Config): Config {
+  parseBind(c.listeners.tcp.bind, 'listeners.tcp.bind');
+  parseBind(c.listeners.ws.bind, 'listeners.ws.bind');
+  const positive: [string, number][] = [
+    ['mqtt.max_packet_size', c.mqtt.max_packet_size],
+    ['mqtt.retry_interval_ms', c.mqtt.retry_interval_ms],
+    ['mqtt.idle_timeout_ms', c.mqtt.idle_timeout_ms],
+  ];
+  for (const [k, v] of positive) if (!(v > 0)) throw new ConfigError(`config ${k}: must be > 0, got ${v}`);
+  if (c.mqtt.max_inflight < 1 || c.mqtt.max_inflight > 65535) throw new ConfigError(`config mqtt.max_inflight: must be 1..65535, got ${c.mqtt.max_inflight}`);
+  if (!['round_robin', 'random', 'hash_clientid'].includes(c.mqtt.shared_subscription_strategy)) {
+    throw new ConfigError(`config mqtt.shared_subscription_strategy: round_robin, random or hash_clientid, got ${c.mqtt.shared_subscription_strategy}`);
+  }
+  if (!['manual', 'static'].includes(c.cluster.discovery_strategy)) throw new ConfigError(`config cluster.discovery_strategy: manual or static, got ${c.cluster.discovery_strategy}`);
+  if (!c.listeners.ws.path.startsWith('/')) throw new ConfigError(`config listeners.ws.path: must start with /, got ${c.listeners.ws.path}`);
+  return c;
+}
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /**
@@ -124,7 +155,7 @@ export function loadConfig(file: unknown = {}, env: Record<string, string | unde
     c = setPath(c, path, v, k);
   }
   c = merge(c, overrides as Json, '');
-  return c as unknown as Config;
+  return validateConfig(c as unknown as Config);
 }
 
 function merge(base: Json, over: Json, at: string): Json {

@@ -12,7 +12,7 @@ import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { defaultEpmdPort, EpmdError } from '../epmd/index.js';
 import { CookieError, formatShell, logger, NodeNameError, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
-import { ConfigError, loadConfig, startBroker } from '../broker/index.js';
+import { ConfigError, loadConfig, startBroker, type Config } from '../broker/index.js';
 import fs from 'node:fs';
 import { ArgError, parseArgs, portFlag, stringFlag, type ParsedArgs } from './args.js';
 
@@ -66,14 +66,25 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const level = stringFlag(args, 'log-level');
   if (level !== undefined) setLogLevel(level as Parameters<typeof setLogLevel>[0]);
-  const name = stringFlag(args, 'name');
+  // Defaults, then the config file, then BEAMQ_* variables, then these flags.
+  let cfg: Config | undefined;
+  const configFile = stringFlag(args, 'config');
+  if (args.flags.has('broker') || configFile !== undefined) {
+    try {
+      cfg = loadConfig(configFile === undefined ? {} : (JSON.parse(fs.readFileSync(configFile, 'utf8')) as unknown), process.env);
+    } catch (err) {
+      process.stderr.write(`node: ${err instanceof Error ? err.message : String(err)}\n`);
+      return 1;
+    }
+  }
   const sname = stringFlag(args, 'sname');
+  const name = stringFlag(args, 'name') ?? (sname === undefined ? cfg?.node.name : undefined);
   if ((name === undefined) === (sname === undefined)) {
     process.stderr.write(`node: give exactly one of --name or --sname\n${USAGE}\n`);
     return 1;
   }
   const epmdPort = portFlag(args, 'epmd-port') ?? defaultEpmdPort();
-  const cookie = stringFlag(args, 'cookie') ?? stringFlag(args, 'setcookie');
+  const cookie = stringFlag(args, 'cookie') ?? stringFlag(args, 'setcookie') ?? (cfg?.node.cookie === '' ? undefined : cfg?.node.cookie);
   const tick = stringFlag(args, 'tick-time');
   const distMin = portFlag(args, 'dist-min');
   const distMax = portFlag(args, 'dist-max');
@@ -100,10 +111,8 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
 
-  if (args.flags.has('broker')) {
+  if (args.flags.has('broker') && cfg !== undefined) {
     try {
-      const file = stringFlag(args, 'config');
-      const cfg = loadConfig(file === undefined ? {} : (JSON.parse(fs.readFileSync(file, 'utf8')) as unknown), process.env);
       const b = await startBroker(node, cfg);
       const ports = b.ports();
       log.info('broker_started', { node: node.name, tcp: ports.tcp, ws: ports.ws });

@@ -4,7 +4,7 @@
  * (takeover or discard, never both sessions alive). Monitors every registered session
  * to forget it when it ends.
  */
-import { genServer, serverName, type DownMsg, type From, type GenServer, type Pid } from '../../runtime/index.js';
+import { genServer, serverName, type Ctx, type DownMsg, type From, type GenServer, type Pid } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 
 export interface CmProtocol {
@@ -75,6 +75,6 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   },
 };
 
-export const lock = (clientId: string): Promise<'ok'> => genServer.call(CM, ['lock', clientId], Infinity);
-export const unlock = (clientId: string): void => genServer.cast(CM, ['unlock', clientId]);
-export const registerSession = (clientId: string, pid: Pid): Promise<'ok'> => genServer.call(CM, ['register', clientId, pid], Infinity);
+export const lock = (via: Ctx, clientId: string): Promise<unknown> => via.call(CM, ['lock', clientId], Infinity);
+export const unlock = (via: Ctx, clientId: string): void => via.cast(CM, ['unlock', clientId]);
+export const registerSession = (via: Ctx, clientId: string, pid: Pid): Promise<unknown> => via.call(CM, ['register', clientId, pid], Infinity);

@@ -6,12 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parser as mqttParser, generate, type IConnectPacket, type Packet } from 'mqtt-packet';
-import { genServer, logger, supervisor, ExitError, isProcessAlive, type Self } from '../../runtime/index.js';
+import { logger, ExitError, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { lock, registerSession, unlock } from '../cm/cm.js';
 import { RC_BAD_USER_NAME_OR_PASSWORD, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.js';
-import type { Attach, SessionProtocol } from '../session/session-server.js';
-import { SESSION_SUP } from '../session/session-sup.js';
+import type { Attach } from '../session/session-server.js';
+import { startSession } from '../session/session-sup.js';
 import { checkConnect, connackRefused } from './connect.js';
 import type { Transport } from './transport.js';
 
@@ -75,27 +75,27 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
     }
     const attach: Attach = { info: v.info, transport, rest };
     const id = v.info.clientId;
-    await lock(id);
+    await lock(self, id);
     try {
       const existing = ctx.sessions.get(id);
-      if (existing !== undefined && isProcessAlive(existing)) {
+      if (existing !== undefined) {
         try {
           if (!v.info.cleanStart) {
-            await genServer.call<SessionProtocol, readonly ['takeover', Attach]>(existing, ['takeover', attach], 15_000);
+            await self.call(existing, ['takeover', attach], 15_000);
             ctx.metrics.connects++;
             return;
           }
-          await genServer.call<SessionProtocol, readonly ['discard']>(existing, ['discard'], 15_000);
+          await self.call(existing, ['discard'], 15_000);
         } catch (err) {
           // The old session died meanwhile: start afresh.
           if (!(err instanceof ExitError)) throw err;
         }
       }
-      const pid = await supervisor.startChild(SESSION_SUP, [ctx, attach]);
-      await registerSession(id, pid);
+      const pid = await startSession(self, ctx, attach);
+      await registerSession(self, id, pid);
       ctx.metrics.connects++;
     } finally {
-      unlock(id);
+      unlock(self, id);
     }
   };
 }

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { WebSocketServer } from 'ws';
 import { genServer, logger, type GenServer } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
+import { parseBind } from '../config.js';
 import { acceptor } from './acceptor.js';
 import { TcpTransport, WsTransport, type Transport } from './transport.js';
 
@@ -47,9 +48,10 @@ export const listenersServer: GenServer<ListenersProtocol, State, BrokerContext>
     try {
       if (l.tcp.enable) {
         const server = net.createServer({ noDelay: true }, (socket) => accept(new TcpTransport(socket)));
-        ports.tcp = await listen(server, l.tcp.bind, l.tcp.port);
+        const b = parseBind(l.tcp.bind);
+        ports.tcp = await listen(server, b.host, b.port);
         closers.push(() => closeServer(server));
-        log.info('listener_started', { proto: 'tcp', bind: l.tcp.bind, port: ports.tcp });
+        log.info('listener_started', { proto: 'tcp', host: b.host, port: ports.tcp });
       }
       if (l.ws.enable) {
         const server = http.createServer((_req, res) => {
@@ -67,13 +69,14 @@ export const listenersServer: GenServer<ListenersProtocol, State, BrokerContext>
           const host = req.socket.remoteAddress ?? '';
           accept(new WsTransport(ws, host, `${host}:${req.socket.remotePort ?? 0}`));
         });
-        ports.ws = await listen(server, l.ws.bind, l.ws.port);
+        const b = parseBind(l.ws.bind);
+        ports.ws = await listen(server, b.host, b.port);
         closers.push(async () => {
           for (const c of wss.clients) c.terminate();
           wss.close();
           await closeServer(server);
         });
-        log.info('listener_started', { proto: 'ws', bind: l.ws.bind, port: ports.ws, path: l.ws.path });
+        log.info('listener_started', { proto: 'ws', host: b.host, port: ports.ws, path: l.ws.path });
       }
     } catch (err) {
       for (const c of closers) await c();

@@ -3,7 +3,7 @@
  * uptime, clients connected, messages received/sent/dropped, subscriptions and
  * retained counts, published (retained) every `sys.interval_ms`.
  */
-import { genServer, type GenServer } from '../../runtime/index.js';
+import { genServer, type Ctx, type GenServer } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { newMessage } from '../mqtt/message.js';
 import { publish } from '../routing/dispatch.js';
@@ -20,18 +20,18 @@ export const sysServer: GenServer<SysProtocol, BrokerContext, BrokerContext> = {
     if (ctx.cfg.sys.interval_ms > 0) self.sendAfter(self.self, ['tick'], 0);
     return genServer.ok(ctx);
   },
-  handleCall(_req, _from, ctx) {
-    publishSys(ctx);
+  handleCall(_req, _from, ctx, self) {
+    publishSys(ctx, self);
     return genServer.reply('ok' as const, ctx);
   },
   handleInfo(_msg, ctx, self) {
-    publishSys(ctx);
+    publishSys(ctx, self);
     self.sendAfter(self.self, ['tick'], ctx.cfg.sys.interval_ms);
     return genServer.noreply(ctx);
   },
 };
 
-function publishSys(ctx: BrokerContext): void {
+function publishSys(ctx: BrokerContext, via: Ctx): void {
   const now = Date.now();
   const base = `$SYS/brokers/${ctx.node}`;
   const m = ctx.metrics;
@@ -47,6 +47,6 @@ function publishSys(ctx: BrokerContext): void {
     ['routes/count', ctx.routes.size],
   ];
   for (const [k, v] of values) {
-    publish(ctx, newMessage({ qos: 0, topic: `${base}/${k}`, payload: String(v), from: '', retain: true }, now));
+    publish(ctx, newMessage({ qos: 0, topic: `${base}/${k}`, payload: String(v), from: '', retain: true }, now), via);
   }
 }

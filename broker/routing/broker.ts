@@ -4,12 +4,10 @@
  * the node's route (and the SUBACK waits for that), the last one removes it. It
  * monitors every subscribed session, so a session that dies leaves nothing behind.
  */
-import { genServer, logger, serverName, type DownMsg, type GenServer, type Pid } from '../../runtime/index.js';
+import { genServer, serverName, type Ctx, type DownMsg, type GenServer, type Pid } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import type { SubOpts } from '../session/session.js';
 import { addRoute, deleteRoute } from './router.js';
-
-const log = logger('broker:broker');
 
 export interface SubscribeRequest {
   readonly raw: string;
@@ -52,7 +50,7 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         const out: number[] = [];
         for (const r of reqs) {
           const first = s.ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts });
-          if (first) await addRoute(r.filter);
+          if (first) await addRoute(self, r.filter);
           out.push(r.opts.qos);
         }
         return genServer.reply(out, s);
@@ -63,7 +61,7 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         for (const raw of raws) {
           const r = s.ctx.subs.remove(pid, raw);
           out.push(r !== undefined);
-          if (r?.lastForFilter === true) await deleteRoute(r.sub.filter);
+          if (r?.lastForFilter === true) await deleteRoute(self, r.sub.filter);
         }
         return genServer.reply(out, s);
       }
@@ -74,16 +72,14 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
     if (msg[0] === 'DOWN') {
       const pid = msg[3] as Pid;
       s.monitored.delete(pid.key);
-      for (const f of s.ctx.subs.removeSession(pid)) await deleteRoute(f);
+      for (const f of s.ctx.subs.removeSession(pid)) await deleteRoute(self, f);
       return genServer.noreply(s);
     }
     return genServer.unexpected(self.log, 'info', msg, s);
   },
 };
 
-export const subscribe = (pid: Pid, clientId: string, reqs: readonly SubscribeRequest[]): Promise<number[]> =>
-  genServer.call(BROKER, ['subscribe', pid, clientId, reqs], Infinity);
+export const subscribe = (via: Ctx, clientId: string, reqs: readonly SubscribeRequest[]): Promise<number[]> =>
+  via.call(BROKER, ['subscribe', via.self, clientId, reqs], Infinity) as Promise<number[]>;
 
-export const unsubscribe = (pid: Pid, raws: readonly string[]): Promise<boolean[]> => genServer.call(BROKER, ['unsubscribe', pid, raws], Infinity);
-
-export { log as brokerLog };
+export const unsubscribe = (via: Ctx, raws: readonly string[]): Promise<boolean[]> => via.call(BROKER, ['unsubscribe', via.self, raws], Infinity) as Promise<boolean[]>;

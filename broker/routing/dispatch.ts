@@ -4,7 +4,7 @@
  * forward once to each other node with a matching route. Runs on the publishing
  * process, reading the tables synchronously: no message hop before the subscribers.
  */
-import { send } from '../../runtime/index.js';
+import type { Ctx } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import type { Message } from '../mqtt/message.js';
 import type { SharedGroup, Subscriber } from './subscriptions.js';
@@ -12,8 +12,11 @@ import type { SharedGroup, Subscriber } from './subscriptions.js';
 /** What a session actor receives for each matching subscription. */
 export type DeliverMsg = readonly ['deliver', sub: Subscriber, msg: Message];
 
-/** Publish `msg`; returns how many subscriptions (and remote nodes) it went to. */
-export function publish(ctx: BrokerContext, msg: Message): number {
+/**
+ * Publish `msg` from process `via`; returns how many subscriptions (and remote nodes)
+ * it went to.
+ */
+export function publish(ctx: BrokerContext, msg: Message, via: Ctx): number {
   ctx.metrics.messagesReceived++;
   if (msg.flags.retain) {
     ctx.retained.put(msg);
@@ -22,7 +25,7 @@ export function publish(ctx: BrokerContext, msg: Message): number {
   let n = 0;
   for (const r of ctx.routes.match(msg.topic)) {
     for (const node of r.nodes) {
-      if (node === ctx.node) n += dispatch(ctx, r.filter, msg);
+      if (node === ctx.node) n += dispatch(ctx, r.filter, msg, via);
       else if (ctx.forward !== undefined) {
         ctx.forward(node, r.filter, msg);
         n++;
@@ -34,14 +37,14 @@ export function publish(ctx: BrokerContext, msg: Message): number {
 }
 
 /** Deliver `msg`, matched by `filter`, to this node's subscribers of that filter. */
-export function dispatch(ctx: BrokerContext, filter: string, msg: Message): number {
+export function dispatch(ctx: BrokerContext, filter: string, msg: Message, via: Ctx): number {
   let n = 0;
   const subs = ctx.subs.normal.get(filter);
   if (subs !== undefined) {
     for (const s of subs.values()) {
       // No Local [MQTT-3.8.3-3]: not back to the client that published it.
       if (s.opts.nl && s.clientId === msg.from) continue;
-      send(s.pid, ['deliver', s, msg]);
+      via.send(s.pid, ['deliver', s, msg]);
       n++;
     }
   }
@@ -50,7 +53,7 @@ export function dispatch(ctx: BrokerContext, filter: string, msg: Message): numb
     for (const g of groups.values()) {
       const s = pick(g, ctx.cfg.mqtt.shared_subscription_strategy, msg);
       if (s === undefined) continue;
-      send(s.pid, ['deliver', s, msg]);
+      via.send(s.pid, ['deliver', s, msg]);
       n++;
     }
   }

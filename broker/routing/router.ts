@@ -3,7 +3,7 @@
  * writes only its own routes (filter → this node); on a lone node that is all there
  * is. The cluster layer replicates through it (see broker/cluster).
  */
-import { genServer, logger, serverName, type GenServer, type NodeName } from '../../runtime/index.js';
+import { genServer, logger, serverName, type Ctx, type GenServer, type NodeName } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 
 const log = logger('broker:router');
@@ -37,5 +37,5 @@ export const routerServer: GenServer<RouterProtocol, BrokerContext, BrokerContex
   },
 };
 
-export const addRoute = (filter: string): Promise<'ok'> => genServer.call(ROUTER, ['add_route', filter], Infinity);
-export const deleteRoute = (filter: string): Promise<'ok'> => genServer.call(ROUTER, ['delete_route', filter], Infinity);
+export const addRoute = (via: Ctx, filter: string): Promise<unknown> => via.call(ROUTER, ['add_route', filter], Infinity);
+export const deleteRoute = (via: Ctx, filter: string): Promise<unknown> => via.call(ROUTER, ['delete_route', filter], Infinity);

@@ -97,7 +97,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
       }
       case 'discard':
         if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
-        publishWill(s);
+        publishWill(s, self);
         return genServer.stop(['shutdown', 'discarded'], s, 'ok' as const);
       case 'info':
         return genServer.reply(
@@ -231,7 +231,7 @@ function runOne(s: State, a: Action, self: Ctx): boolean {
       write(s, a.packet);
       return true;
     case 'publish': {
-      const n = publish(s.ctx, a.msg);
+      const n = publish(s.ctx, a.msg, self);
       if (a.ack !== undefined && s.channel !== undefined) write(s, (s.channel.publishAck(a.ack, a.packetId ?? 0, n) as { packet: Packet }).packet);
       return true;
     }
@@ -252,12 +252,12 @@ function runOne(s: State, a: Action, self: Ctx): boolean {
 
 async function runBroker(s: State, a: Extract<Action, { t: 'subscribe' | 'unsubscribe' }>, self: Ctx): Promise<void> {
   if (a.t === 'unsubscribe') {
-    await unsubscribe(self.self, a.filters);
+    await unsubscribe(self, a.filters);
     if (s.channel !== undefined) run(s, s.channel.unsubscribed(a.packetId, a.filters), self);
     return;
   }
   const ok = a.items.filter((it) => it.rc === undefined);
-  const granted = ok.length === 0 ? [] : await subscribe(self.self, s.info.clientId, ok.map((it) => ({ raw: it.raw, filter: it.filter, opts: it.opts })));
+  const granted = ok.length === 0 ? [] : await subscribe(self, s.info.clientId, ok.map((it) => ({ raw: it.raw, filter: it.filter, opts: it.opts })));
   let k = 0;
   const results = a.items.map((it) => it.rc ?? granted[k++]!);
   if (s.channel === undefined) return;
@@ -316,7 +316,7 @@ function dropConnection(s: State, reasonCode: number, why: string, self: Ctx): v
   cancelTimer(s, 'keepalive', self);
   log.debug('connection_dropped', { client: s.info.clientId, why });
   // On takeover the will goes only if it has no delay (the session continues) [MQTT-3.1.4-3].
-  if (why === 'takenover' && s.will !== undefined && s.will.delayS === 0) publishWill(s);
+  if (why === 'takenover' && s.will !== undefined && s.will.delayS === 0) publishWill(s, self);
   else if (why === 'takenover') s.will = undefined;
 }
 
@@ -333,22 +333,22 @@ function disconnected(s: State, why: string, abnormal: boolean, self: Ctx): void
   if (abnormal && s.will !== undefined) {
     const delay = Math.min(s.will.delayS, expiry);
     if (delay > 0) armTimer(s, 'will', delay * 1000, self);
-    else publishWill(s);
+    else publishWill(s, self);
   }
   log.debug('client_disconnected', { client: s.info.clientId, why });
   if (expiry === 0) {
-    publishWill(s);
+    publishWill(s, self);
     self.stop('normal');
     return;
   }
   if (expiry !== 0xffffffff) armTimer(s, 'expire', expiry * 1000, self);
 }
 
-function publishWill(s: State): void {
+function publishWill(s: State, self: Ctx): void {
   const w = s.will;
   s.will = undefined;
   if (w === undefined) return;
-  publish(s.ctx, { ...w.msg, timestamp: Date.now() });
+  publish(s.ctx, { ...w.msg, timestamp: Date.now() }, self);
 }
 
 // --- timers ----------------------------------------------------------------------------
@@ -374,11 +374,11 @@ function onTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', self
       armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
       return;
     case 'will':
-      publishWill(s);
+      publishWill(s, self);
       return;
     case 'expire':
       if (s.channel !== undefined) return;
-      publishWill(s);
+      publishWill(s, self);
       self.stop('normal');
       return;
   }

@@ -3,7 +3,7 @@
  * Sessions are temporary children: a session that ends is not restarted (its client
  * reconnects and gets a new one), as EMQX's channels.
  */
-import { genServer, serverName, supervisor, worker, type Pid } from '../../runtime/index.js';
+import { ExitError, genServer, supervisor, worker, type Ctx, type Pid } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { sessionServer, type Attach } from './session-server.js';
 
@@ -26,4 +26,9 @@ export function startSessionSup(): Promise<Pid> {
   );
 }
 
-export { serverName };
+/** Start a session actor for `attach` under session_sup, from process `via`. */
+export async function startSession(via: Ctx, ctx: BrokerContext, attach: Attach): Promise<Pid> {
+  const r = (await via.call(SESSION_SUP, ['start_child', [ctx, attach]], Infinity)) as readonly ['ok', Pid] | readonly ['error', unknown];
+  if (r[0] === 'ok') return r[1];
+  throw new ExitError(['start_session_failed', r[1]]);
+}

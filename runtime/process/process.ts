@@ -11,6 +11,7 @@ import { Mailbox } from './mailbox.js';
 import type { NodeCore, SpawnTarget, SpawnOptions } from './node-core.js';
 import { DEAD, RUNNABLE, WAITING, type MonitorRec, type Status, type Watcher } from './shared.js';
 import * as signals from './signals.js';
+import { call, cast, DEFAULT_CALL_TIMEOUT_MS, type CallTarget } from './call.js';
 import { receive, type Matcher, type ReceiveWait, type Self, type Timeout } from './receive.js';
 
 /** What gives a process its behaviour; the scheduler calls it. */
@@ -57,6 +58,13 @@ export interface Ctx {
   /** End this process with `reason` (default `normal`) once the current step returns. */
   stop(reason?: Reason): void;
   makeRef(): Ref;
+  /**
+   * A call from this process to a server (GenServer's call): prefer it to the free
+   * `genServer.call` in code that runs after an `await`, where no process is current.
+   */
+  call(server: Dest, req: unknown, timeoutMs?: number): Promise<unknown>;
+  /** A cast from this process. */
+  cast(server: Dest, msg: unknown): void;
 }
 
 export class Proc implements Self, Watcher {
@@ -179,6 +187,12 @@ export class Proc implements Self, Watcher {
   }
   makeRef(): Ref {
     return this.core.makeRef();
+  }
+  call(server: Dest, req: unknown, timeoutMs = DEFAULT_CALL_TIMEOUT_MS): Promise<unknown> {
+    return call(this.core, server as CallTarget, req, timeoutMs, this);
+  }
+  cast(server: Dest, msg: unknown): void {
+    cast(this.core, server as CallTarget, msg, this);
   }
 
   // --- Self (async processes) ----------------------------------------------
