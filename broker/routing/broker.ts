@@ -50,7 +50,7 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         const out: number[] = [];
         for (const r of reqs) {
           const first = s.ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts });
-          if (first) await addRoute(self, r.filter);
+          if (first) await addRoute(self, r.filter, r.opts.share);
           out.push(r.opts.qos);
         }
         return genServer.reply(out, s);
@@ -61,7 +61,7 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         for (const raw of raws) {
           const r = s.ctx.subs.remove(pid, raw);
           out.push(r !== undefined);
-          if (r?.lastForFilter === true) await deleteRoute(self, r.sub.filter);
+          if (r?.lastForRoute === true) await deleteRoute(self, r.sub.filter, r.sub.opts.share);
         }
         return genServer.reply(out, s);
       }
@@ -72,7 +72,7 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
     if (msg[0] === 'DOWN') {
       const pid = msg[3] as Pid;
       s.monitored.delete(pid.key);
-      for (const f of s.ctx.subs.removeSession(pid)) await deleteRoute(self, f);
+      for (const [f, g] of s.ctx.subs.removeSession(pid)) await deleteRoute(self, f, g);
       return genServer.noreply(s);
     }
     return genServer.unexpected(self.log, 'info', msg, s);

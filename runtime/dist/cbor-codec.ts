@@ -37,7 +37,7 @@ addExtension({
 
 // Maps stay Maps, objects stay objects; no record structures (peers share no state).
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** Encode control + optional message into one frame payload (no length header). */
 export function encodeCbor(ctl: Control, msg?: unknown): Buffer {
