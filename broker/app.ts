@@ -75,7 +75,7 @@ export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker>
   const ctx = buildContext(node, cfg);
   // Clustering needs distribution; a lone `nonode@nohost` broker runs without it.
   const distributed = node.dist !== undefined;
-  if (distributed) node.run(() => exportModule(CTL_MODULE, ctlFunctions(node)));
+  if (distributed) node.run(() => exportModule(CTL_MODULE, ctlFunctions(node, ctx)));
   const spec = {
     strategy: 'one_for_one' as const,
     intensity: 10,

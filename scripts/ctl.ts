@@ -14,7 +14,8 @@ const USAGE = `usage: ctl --node NODE [--cookie C] [--epmd-port P] COMMAND
   cluster leave              leave the cluster
   cluster force-leave NODE   remove NODE from the cluster (down or up)
   cluster status [--json]    running and stopped members
-  routes list                the route table (filter -> nodes)`;
+  routes list [--json]       the route table (filter -> nodes)
+  forwarded                  messages forwarded to each node since start (JSON)`;
 
 const SPEC = { node: 'value', cookie: 'value', setcookie: 'value', 'epmd-port': 'value', json: 'switch', help: 'switch' } as const;
 
@@ -64,6 +65,10 @@ async function run(on: <T>(fn: () => T) => T, target: string, cmd: readonly stri
           if (arg === undefined) throw new ArgError('cluster force-leave NODE');
           return report((await call('cluster_force_leave', arg)) as ClusterResult, 'Remove the node from cluster successfully.', 'Failed to remove the node from cluster', json);
       }
+    }
+    if (area === 'forwarded') {
+      process.stdout.write(JSON.stringify(await call('forwarded')) + '\n');
+      return 0;
     }
     if (area === 'routes' && verb === 'list') {
       const routes = (await call('routes_list')) as { filter: string; nodes: string[] }[];
