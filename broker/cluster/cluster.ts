@@ -241,8 +241,7 @@ function leaveLocally(s: State, self: Ctx, byChoice: boolean): void {
   s.m.reset(Date.now());
   s.m.left = byChoice || s.m.left;
   save(s);
-  for (const p of former) {
-    self.cast(ROUTER, ['member_left', p]);
-    s.ctx.dist.disconnect(p);
-  }
+  // The distribution connections stay: a reply may still be on its way, and nodes that
+  // are not members are simply not replicated to.
+  for (const p of former) self.cast(ROUTER, ['member_left', p]);
 }

@@ -50,14 +50,12 @@ export async function forceLeave(ctx: BrokerContext, via: Ctx, node: NodeName): 
   if (!here) return ['error', ['not_in_cluster', node]];
   if (ctx.dist.connected(node)) {
     try {
-      const r = (await via.call(['cluster', node], ['leave'], T)) as ClusterResult;
-      if (r[0] === 'ok') {
-        const st = (await via.call(CLUSTER, ['status'], T)) as ClusterStatus;
-        return ['ok', st];
-      }
+      await via.call(['cluster', node], ['leave'], T);
     } catch {
       // unreachable after all: remove it from here
     }
+    // Its leave tells every member (us included): done once we no longer count it.
+    if (!((await via.call(CLUSTER, ['is_member_here', node], T)) as boolean)) return ['ok', (await via.call(CLUSTER, ['status'], T))];
   }
   return (await via.call(CLUSTER, ['remove_member', node], T)) as ClusterResult;
 }

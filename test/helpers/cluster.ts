@@ -34,14 +34,14 @@ export interface Cluster {
 const COOKIE = 'clustertest';
 let seq = 0;
 
-export async function startCluster(t: ExecutionContext, n: number, env: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster(t: ExecutionContext, n: number, env: Record<string, string> = {}, givenNames?: string[]): Promise<Cluster> {
   const epmd = await startDaemon({ port: 0, addresses: ['127.0.0.1'] });
   t.teardown(() => epmd.close());
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'beamq-cluster-'));
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const tag = `${process.pid}_${++seq}`;
   const baseEnv = { ...process.env, ERL_EPMD_PORT: String(epmd.port), BEAMQ_LOG_LEVEL: 'info', BEAMQ_NODE__DATA_DIR: dataDir, BEAMQ_SYS__INTERVAL_MS: '0', ...env };
-  const names = Array.from({ length: n }, (_, i) => `c${i + 1}_${tag}@127.0.0.1`);
+  const names = givenNames ?? Array.from({ length: n }, (_, i) => `c${i + 1}_${tag}@127.0.0.1`);
   const nodes: ClusterNode[] = [];
   for (const name of names) {
     const tcp = await freePort();
