@@ -55,7 +55,11 @@ export async function forceLeave(ctx: BrokerContext, via: Ctx, node: NodeName): 
       // unreachable after all: remove it from here
     }
     // Its leave tells every member (us included): done once we no longer count it.
-    if (!((await via.call(CLUSTER, ['is_member_here', node], T)) as boolean)) return ['ok', (await via.call(CLUSTER, ['status'], T))];
+    const still = (await via.call(CLUSTER, ['is_member_here', node], T)) as boolean;
+    if (!still) {
+      const st = (await via.call(CLUSTER, ['status'], T)) as ClusterStatus;
+      return ['ok', st];
+    }
   }
   return (await via.call(CLUSTER, ['remove_member', node], T)) as ClusterResult;
 }
