@@ -9,6 +9,9 @@
  *   rtt_median_us, rtt_p99_us  round trip of a small message, one at a time (echo on B)
  *   stream_msgs_per_s          one-way stream of small messages from A to a sink on B
  *   first_connect_ms           epmd lookup + TCP + handshake of a fresh node A to B
+ *
+ * `BENCH_DIST_RUNS=rtt,stream` limits the runs (rtt, stream, connect); `BENCH_DIST_IMPLS=beamq`
+ * the implementations (beamq, beam).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -60,7 +63,7 @@ export async function benchDist(): Promise<void> {
   else note('erl/erlc/epmd not installed (apt-get install erlang-base): BEAM reference skipped');
 
   const results = new Map<string, Map<string, number>>();
-  for (const impl of impls) results.set(impl.impl, await measure(impl));
+  for (const impl of impls) if (wanted('BENCH_DIST_IMPLS', impl.impl)) results.set(impl.impl, await measure(impl));
   for (const { figures } of RUNS) {
     for (const f of figures) {
       const a = results.get('beamq')?.get(f.name);
@@ -81,6 +84,7 @@ async function measure(impl: Impl): Promise<Map<string, number>> {
     await waitForEpmd(epmdPort, impl.impl);
     let pair = 0;
     for (const { run, figures } of RUNS) {
+      if (!wanted('BENCH_DIST_RUNS', run)) continue;
       const samples = new Map<string, number[]>();
       for (let i = 0; i < PAIRS[run]; i++) {
         const tag = `${process.pid}_${++pair}`;
@@ -110,6 +114,11 @@ async function measure(impl: Impl): Promise<Map<string, number>> {
     await kill(epmd);
   }
   return got;
+}
+
+function wanted(envVar: string, what: string): boolean {
+  const v = process.env[envVar];
+  return v === undefined || v === '' || v.split(',').includes(what);
 }
 
 function ours(here: string): Impl {
