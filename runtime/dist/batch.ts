@@ -130,10 +130,20 @@ export class BatchWriter {
 
   private pid(p: Pid): void {
     const h = this.hdr;
-    h[this.hpos] = nodeCode(this.ends, p.node, p.creation);
-    h.writeUInt32BE(p.id, this.hpos + 1);
-    h.writeUInt32BE(p.serial, this.hpos + 5);
-    this.hpos += 9;
+    const at = this.hpos;
+    h[at] = nodeCode(this.ends, p.node, p.creation);
+    // Byte by byte: cheaper than writeUInt32BE's checks, and this runs per message.
+    const id = p.id;
+    h[at + 1] = id >>> 24;
+    h[at + 2] = id >>> 16;
+    h[at + 3] = id >>> 8;
+    h[at + 4] = id;
+    const sr = p.serial;
+    h[at + 5] = sr >>> 24;
+    h[at + 6] = sr >>> 16;
+    h[at + 7] = sr >>> 8;
+    h[at + 8] = sr;
+    this.hpos = at + 9;
   }
 
   private room(n: number): void {

@@ -263,12 +263,15 @@ export class ValueWriter {
       b[this.pos++] = arg;
     } else if (arg < 0x10000) {
       b[this.pos++] = m | 25;
-      b.writeUInt16BE(arg, this.pos);
-      this.pos += 2;
+      b[this.pos++] = arg >>> 8;
+      b[this.pos++] = arg;
     } else {
+      // Byte by byte: cheaper than writeUInt32BE's checks for a per-value write.
       b[this.pos++] = m | 26;
-      b.writeUInt32BE(arg, this.pos);
-      this.pos += 4;
+      b[this.pos++] = arg >>> 24;
+      b[this.pos++] = arg >>> 16;
+      b[this.pos++] = arg >>> 8;
+      b[this.pos++] = arg;
     }
   }
 

@@ -41,6 +41,10 @@ class Peer implements Outbound {
 
   constructor(readonly node: NodeName) {}
 
+  get beam(): boolean {
+    return this.conn?.info.beamq === false;
+  }
+
   send(ctl: Control, msg?: unknown): void {
     if (this.conn !== undefined) this.conn.send(ctl, msg);
     else this.queue.push([ctl, msg]);
