@@ -63,7 +63,20 @@ export async function benchDist(): Promise<void> {
   else note('erl/erlc/epmd not installed (apt-get install erlang-base): BEAM reference skipped');
 
   const results = new Map<string, Map<string, number>>();
-  for (const impl of impls) if (wanted('BENCH_DIST_IMPLS', impl.impl)) results.set(impl.impl, await measure(impl));
+  // Interrupted (Ctrl-C, a CI timeout): take every node and epmd down with us.
+  const interrupted = (): void => {
+    killAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    for (const impl of impls) if (wanted('BENCH_DIST_IMPLS', impl.impl)) results.set(impl.impl, await measure(impl));
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    if (erlDir !== undefined) fs.rmSync(erlDir, { recursive: true, force: true });
+  }
   for (const { figures } of RUNS) {
     for (const f of figures) {
       const a = results.get('beamq')?.get(f.name);
@@ -162,11 +175,13 @@ function compileErl(here: string): string | undefined {
 
 // --- child processes ---------------------------------------------------------------
 
-/** Children still running: killed if the bench itself is interrupted. */
+/** Children still running: killed if the bench itself fails or is interrupted. */
 const live = new Set<ChildProcess>();
-process.once('exit', () => {
+process.once('exit', killAll);
+
+function killAll(): void {
   for (const c of live) c.kill('SIGKILL');
-});
+}
 
 function track(c: ChildProcess): ChildProcess {
   live.add(c);
