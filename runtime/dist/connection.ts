@@ -39,6 +39,8 @@ export type DownReason = 'closed' | 'net_tick_timeout' | 'protocol_error' | 'dis
 
 export interface ConnectionHooks {
   onFrame(conn: Connection, ctl: Control, msg: unknown): void;
+  /** Every complete frame of a read was handed to onFrame (run the processes they woke). */
+  afterFrames(conn: Connection): void;
   onDown(conn: Connection, reason: DownReason): void;
 }
 
@@ -82,7 +84,9 @@ export class Connection {
     socket.on('drain', () => {
       this.warnedBacklog = false;
     });
-    if (buffered.length > 0) this.onData(buffered);
+    // Frames that came with the handshake's last message: delivered now, but the
+    // processes they wake run later, once the net kernel has the connection up.
+    if (buffered.length > 0) this.readFrames(buffered);
     socket.resume();
   }
 
@@ -189,19 +193,26 @@ export class Connection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.readFrames(chunk)) this.hooks.afterFrames(this);
+  };
+
+  /** Hand every complete frame to onFrame; true if any message was delivered. */
+  private readFrames(chunk: Buffer): boolean {
     this.heard = true;
     this.reader.push(chunk);
+    let delivered = false;
     try {
       for (;;) {
         const f = this.reader.next();
-        if (f === undefined) return;
+        if (f === undefined) break;
         if (f.length === 0) continue; // a tick
+        delivered = true;
         if (this.batchReader !== undefined) this.batchReader.read(f, this.deliver);
         else {
           const { ctl, msg } = decodeEtf(f);
           this.hooks.onFrame(this, ctl, msg);
         }
-        if (this.closed) return;
+        if (this.closed) break;
       }
     } catch (err) {
       if (!(err instanceof DistProtocolError)) throw err;
@@ -209,7 +220,8 @@ export class Connection {
       this.socket.destroy();
       this.down('protocol_error');
     }
-  };
+    return delivered;
+  }
 
   private readonly deliver = (ctl: Control, msg: unknown): boolean => {
     this.hooks.onFrame(this, ctl, msg);

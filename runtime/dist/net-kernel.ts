@@ -256,6 +256,7 @@ export class NetKernel implements Router {
     const conn = new Connection(info, est.socket, est.buffered, {
       onFrame: (c, ctl, msg) => this.remote.handle(c.node, ctl, msg),
       onDown: (c, reason) => this.down(c, reason),
+      afterFrames: () => this.core.scheduler.runNow(),
     }, { name: this.core.name, creation: this.core.creation });
     peer.conn = conn;
     peer.outgoing = undefined;
