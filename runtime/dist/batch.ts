@@ -50,6 +50,11 @@ export class BatchWriter {
     return this.count;
   }
 
+  /** Why the last refused message could not be encoded. */
+  get refusal(): string {
+    return this.values.refusal;
+  }
+
   /** Bytes the frame will have, length prefix included. */
   get bytes(): number {
     return this.count === 0 ? 0 : 4 + PREFIX + this.hpos + this.values.length;

@@ -94,6 +94,8 @@ const MAX_FAST_DEPTH = 64;
 export class ValueWriter {
   private buf: Buffer;
   private pos = 0;
+  /** Why the last refused value could not be encoded (cbor-x's message). */
+  refusal = '';
 
   constructor(
     private readonly ends: Endpoints,
@@ -137,7 +139,8 @@ export class ValueWriter {
       this.buf.set(b, this.pos);
       this.pos += b.length;
       return true;
-    } catch {
+    } catch (err) {
+      this.refusal = err instanceof Error ? err.message : String(err);
       return false;
     } finally {
       ends = prev;
@@ -208,7 +211,8 @@ export class ValueWriter {
   }
 
   private number(n: number): void {
-    if (Number.isInteger(n) && !Object.is(n, -0)) {
+    // -0 is an integer here and travels as 0, as cbor-x writes it on the other path.
+    if (Number.isInteger(n)) {
       if (n >= 0 && n <= 0xffffffff) return this.head(0, n);
       if (n < 0 && n >= -0x100000000) return this.head(1, -1 - n);
     }

@@ -103,7 +103,7 @@ export class Connection {
     if (this.closed) return;
     const b = this.batch;
     if (b !== undefined) {
-      if (!b.add(ctl, msg)) return this.unencodable(ctl, 'no CBOR encoding');
+      if (!b.add(ctl, msg)) return this.unencodable(ctl, b.refusal);
       if (b.bytes >= FLUSH_BYTES) return this.flush();
     } else {
       let payload: Buffer;
