@@ -40,7 +40,7 @@ async function serve(name: string, cookie: string, epmdPort: number): Promise<vo
 /** The echo and sink pids on `peer`, from its directory process (connects on demand). */
 function pids(node: LocalNode, peer: string): Promise<[Pid, Pid]> {
   return new Promise((resolve) => {
-    const asker = node.spawn({
+    node.spawn({
       init: (ctx: Ctx) => ctx.send(['bench', peer], ['pids', ctx.self]),
       handle: (m: unknown, ctx: Ctx) => {
         const [, echo, sink] = m as [string, Pid, Pid];
@@ -48,7 +48,6 @@ function pids(node: LocalNode, peer: string): Promise<[Pid, Pid]> {
         ctx.stop();
       },
     });
-    void asker;
   });
 }
 
