@@ -15,7 +15,7 @@ import type { Transport } from '../connection/transport.js';
 import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
-import { Session } from './session.js';
+import { Session, type SubOpts } from './session.js';
 
 const log = logger('broker:session');
 
@@ -23,8 +23,24 @@ const log = logger('broker:session');
 export interface Attach {
   readonly info: ClientInfo;
   readonly transport: Transport;
-  /** Bytes that followed the CONNECT in the same read. */
-  readonly rest: Buffer;
+  /** Bytes that followed the CONNECT, in order (the transport is paused until attached). */
+  readonly rest: readonly Buffer[];
+}
+
+/** What a session's `info` call says about it (inspection and tests). */
+export interface SessionInfo {
+  readonly clientId: string;
+  readonly connected: boolean;
+  /** Raw filter → options. */
+  readonly subscriptions: Record<string, SubOpts>;
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement. */
+  readonly inflight: number;
+  /** Messages queued (window full, socket backed up, or client away). */
+  readonly mqueue: number;
+  /** Messages the queue dropped because it was full. */
+  readonly dropped: number;
+  /** Incoming QoS 2 packet ids awaiting PUBREL. */
+  readonly awaitingRel: number;
 }
 
 export interface SessionProtocol {
@@ -32,7 +48,7 @@ export interface SessionProtocol {
     /** A new connection for this client id: take it over (cleanStart false) or discard the session. */
     takeover: { args: [attach: Attach]; reply: 'ok' };
     discard: { args: []; reply: 'ok' };
-    info: { args: []; reply: Record<string, unknown> };
+    info: { args: []; reply: SessionInfo };
   };
   info: DeliverMsg | readonly ['$data', Transport, Buffer] | readonly ['$closed', Transport] | readonly ['$drain'] | readonly ['$timer', 'keepalive' | 'retry' | 'expire' | 'will'];
 }
@@ -100,7 +116,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
         publishWill(s, self);
         return genServer.stop(['shutdown', 'discarded'], s, 'ok' as const);
       case 'info':
-        return genServer.reply(
+        return genServer.reply<State, SessionInfo>(
           {
             clientId: s.info.clientId,
             connected: s.channel !== undefined,
@@ -108,6 +124,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
             inflight: s.session.inflightSize,
             mqueue: s.session.mqueue.len,
             dropped: s.session.mqueue.dropped,
+            awaitingRel: s.session.awaitingRel.size,
           },
           s,
         );
@@ -173,7 +190,9 @@ function attachConnection(s: State, a: Attach, resumed: boolean, self: Ctx): voi
   armKeepalive(s, s.keepalive.start(now), self);
   armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
   if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
-  if (a.rest.length > 0) void onData(s, a.rest, self);
+  // What followed the CONNECT is handled as any later data, in order, each step awaited.
+  for (const chunk of a.rest) if (chunk.length > 0) self.send(me, ['$data', t, chunk]);
+  t.resume();
 }
 
 function onData(s: State, chunk: Buffer, self: Ctx): void | Promise<unknown> {
