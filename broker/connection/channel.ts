@@ -4,7 +4,7 @@
  * Returns actions; the session actor carries them out. One section per packet type,
  * with the spec's clause ids. Pure: no sockets, no timers, no logging.
  */
-import type { IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
+import { generate, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
 import type { Authorizer } from '../auth.js';
 import type { Config } from '../config.js';
 import { newMessage, remainingExpiryS, type Message, type QoS } from '../mqtt/message.js';
@@ -72,6 +72,10 @@ export class Channel {
   /** One packet from the client. */
   handleIn(p: Packet, nowMs: number): Action[] {
     this.recvCount++;
+    // [MQTT-2.3.1-1] (v5 [MQTT-2.2.1-3]): these carry a non-zero packet identifier.
+    if ((p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && !(p.messageId! > 0)) {
+      return [this.close(RC_PROTOCOL_ERROR, `${p.cmd} without a packet identifier`)];
+    }
     switch (p.cmd) {
       case 'publish':
         return this.publish(p, nowMs);
@@ -100,7 +104,9 @@ export class Channel {
         const se = p.properties?.sessionExpiryInterval;
         // [MQTT-3.14.2-2]: a session that was to end at disconnect cannot be made to last.
         if (se !== undefined && se > 0 && this.info.sessionExpiryS === 0) return [this.close(RC_PROTOCOL_ERROR, 'session expiry set on DISCONNECT after 0 at CONNECT')];
-        return [{ t: 'client_disconnect', publishWill: (p.reasonCode ?? 0) === 0x04, sessionExpiryS: se }];
+        // [MQTT-3.1.2-10] (v5): only Normal disconnection (0x00) removes the will; 0x04
+        // asks for it, and any error code leaves it to be published, as EMQX does.
+        return [{ t: 'client_disconnect', publishWill: (p.reasonCode ?? 0) !== 0, sessionExpiryS: se }];
       }
       case 'connect':
         return [this.close(RC_PROTOCOL_ERROR, 'second CONNECT')]; // [MQTT-3.1.0-2]
@@ -128,6 +134,8 @@ export class Channel {
       const { topicAlias: _drop, ...rest } = props;
       properties = rest;
     }
+    // v5 §3.3.4: an empty name is only valid with a Topic Alias; without one, a Protocol Error.
+    if (topic === '' && this.v5) return [this.close(RC_PROTOCOL_ERROR, 'empty topic name without a topic alias')];
     if (validateTopicName(topic) !== undefined) return [this.close(RC_TOPIC_NAME_INVALID, `invalid topic name ${JSON.stringify(topic)}`)];
     if (p.retain && !this.cfg.mqtt.retain_available) return [this.close(RC_RETAIN_NOT_SUPPORTED, 'retain not available')];
     if (p.qos > 2) return [this.close(RC_QOS_NOT_SUPPORTED, `qos ${p.qos}`)];
@@ -168,7 +176,10 @@ export class Channel {
   // --- SUBSCRIBE / UNSUBSCRIBE (§3.8, §3.10) ------------------------------------------
 
   private subscribe(p: ISubscribePacket): Action[] {
+    if (p.subscriptions.length === 0) return [this.close(RC_PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter')]; // [MQTT-3.8.3-3]
     const subId = p.properties?.subscriptionIdentifier;
+    // v5 §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
+    if (subId !== undefined && (typeof subId !== 'number' || subId === 0)) return [this.close(RC_PROTOCOL_ERROR, 'bad subscription identifier')];
     const items: SubscribeItem[] = p.subscriptions.map((s) => {
       const parsed = parseFilter(s.topic);
       const base = { raw: s.topic, isNew: !this.session.subscriptions.has(s.topic) };
@@ -199,11 +210,14 @@ export class Channel {
   }
 
   private unsubscribe(p: IUnsubscribePacket): Action[] {
+    if (p.unsubscriptions.length === 0) return [this.close(RC_PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter')]; // [MQTT-3.10.3-2]
     return [{ t: 'unsubscribe', packetId: p.messageId ?? 0, filters: p.unsubscriptions }];
   }
 
   unsubscribed(packetId: number, filters: readonly string[]): Action[] {
-    const codes = filters.map((f) => (this.session.subscriptions.delete(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED));
+    const codes = filters.map((f) =>
+      parseFilter(f).type === 'invalid' ? RC_TOPIC_FILTER_INVALID : this.session.subscriptions.delete(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED,
+    );
     // 3.1.1's UNSUBACK has no payload [MQTT-3.11.3]; v5 gives a code per filter.
     return [{ t: 'send', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? codes : [] } }];
   }
@@ -213,28 +227,44 @@ export class Channel {
   /** Turn session work into PUBLISH / PUBREL packets for this client. */
   work(ws: readonly Work[], nowMs: number): Action[] {
     const out: Action[] = [];
-    for (const w of ws) {
-      if (w.t === 'pubrel') out.push({ t: 'send', packet: { cmd: 'pubrel', messageId: w.packetId } });
-      else {
-        const o = w.out;
-        const packet: IPublishPacket = {
-          cmd: 'publish',
-          topic: o.msg.topic,
-          payload: o.msg.payload,
-          qos: o.qos,
-          dup: o.dup,
-          retain: o.retain,
-          ...(o.packetId === undefined ? {} : { messageId: o.packetId }),
-        };
-        if (this.v5) {
-          const props = this.publishProps(o.msg, o.subId, nowMs);
-          if (props !== undefined) packet.properties = props;
-        }
-        if (this.info.maxPacketSize > 0 && estimateSize(packet) > this.info.maxPacketSize) continue; // [MQTT-3.1.2-25]
-        out.push({ t: 'send', packet });
+    const todo = [...ws];
+    for (let w = todo.shift(); w !== undefined; w = todo.shift()) {
+      if (w.t === 'pubrel') {
+        out.push({ t: 'send', packet: { cmd: 'pubrel', messageId: w.packetId } });
+        continue;
       }
+      const o = w.out;
+      const packet: IPublishPacket = {
+        cmd: 'publish',
+        topic: o.msg.topic,
+        payload: o.msg.payload,
+        qos: o.qos,
+        dup: o.dup,
+        retain: o.retain,
+        ...(o.packetId === undefined ? {} : { messageId: o.packetId }),
+      };
+      if (this.v5) {
+        const props = this.publishProps(o.msg, o.subId, nowMs);
+        if (props !== undefined) packet.properties = props;
+      }
+      if (this.tooLarge(packet)) {
+        // [MQTT-3.1.2-25]: discard it and behave as if it had been sent and acknowledged,
+        // so its inflight slot frees and what waits behind it goes on.
+        if (o.packetId !== undefined) todo.push(...this.session.acked(o.packetId, nowMs).work);
+        continue;
+      }
+      out.push({ t: 'send', packet });
     }
     return out;
+  }
+
+  /** Over the client's Maximum Packet Size [MQTT-3.1.2-24]? Measured exactly, only when it set one. */
+  private tooLarge(p: IPublishPacket): boolean {
+    const max = this.info.maxPacketSize;
+    if (max === 0) return false;
+    // The payload alone decides most cases without encoding the packet.
+    if (p.payload.length > max) return true;
+    return generate(p, { protocolVersion: this.info.protocolVersion }).length > max;
   }
 
   private publishProps(msg: Message, subId: number | undefined, nowMs: number): IPublishPacket['properties'] {
@@ -251,10 +281,4 @@ export class Channel {
   close(reasonCode: number | undefined, why: string): Action {
     return { t: 'close', reasonCode: this.v5 ? (reasonCode ?? RC_UNSPECIFIED_ERROR) : undefined, why };
   }
-}
-
-function estimateSize(p: IPublishPacket): number {
-  let n = 5 + 2 + Buffer.byteLength(p.topic) + (p.messageId === undefined ? 0 : 2) + (typeof p.payload === 'string' ? Buffer.byteLength(p.payload) : p.payload.length);
-  if (p.properties !== undefined) n += Buffer.byteLength(JSON.stringify(p.properties));
-  return n;
 }

@@ -388,7 +388,8 @@ function onTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', self
     }
     case 'retry':
       if (s.channel === undefined) return;
-      run(s, s.channel.work(s.session.retry(now, s.ctx.cfg.mqtt.retry_interval_ms), now), self);
+      // v5 resends only on reconnect [MQTT-4.4.0-1]; 3.1.1 allows a retry (EMQX retry_interval).
+      if (s.info.protocolVersion !== 5) run(s, s.channel.work(s.session.retry(now, s.ctx.cfg.mqtt.retry_interval_ms), now), self);
       s.session.expireAwaitingRel(now, s.ctx.cfg.mqtt.await_rel_timeout_ms);
       armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
       return;
