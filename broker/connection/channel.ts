@@ -194,11 +194,12 @@ export class Channel {
       };
       if (parsed.type === 'invalid') return { ...base, filter: s.topic, opts, rc: RC_TOPIC_FILTER_INVALID };
       if (parsed.type === 'shared' && !this.cfg.mqtt.shared_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED };
-      if (parsed.type === 'shared' && opts.nl && this.v5) return { ...base, filter: parsed.filter, opts, rc: RC_PROTOCOL_ERROR }; // [MQTT-3.8.3-4]
       if (isWildcard(parsed.filter) && !this.cfg.mqtt.wildcard_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED };
       if (!this.acl.check(this.info.clientId, this.info.username, 'subscribe', parsed.filter)) return { ...base, filter: parsed.filter, opts, rc: RC_NOT_AUTHORIZED };
       return { ...base, filter: parsed.filter, opts };
     });
+    // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error (mosquitto: DISCONNECT 0x82).
+    if (this.v5 && items.some((it) => it.opts.share !== undefined && it.opts.nl)) return [this.close(RC_PROTOCOL_ERROR, 'no local on a shared subscription')];
     return [{ t: 'subscribe', packetId: p.messageId ?? 0, items }];
   }
 
