@@ -11,7 +11,7 @@ import { genServer, startNode, type LocalNode, type Pid } from '../../runtime/in
 import type { SessionInfo, SessionProtocol } from '../../broker/session/session-server.js';
 import { connect, type ClientOptions, type ConnectFields, type MqttTestClient } from './mqtt.js';
 import { hasBinary } from './procs.js';
-import { withTimeout } from './wait.js';
+import { waitFor, withTimeout } from './wait.js';
 import type { IConnackPacket } from 'mqtt-packet';
 
 export interface TestBroker {
@@ -95,4 +95,9 @@ export function haveMosquittoClients(t: ExecutionContext): boolean {
   const ok = hasBinary('mosquitto_pub') && hasBinary('mosquitto_sub');
   if (!ok) t.log('mosquitto_pub/mosquitto_sub not installed: skipped');
   return ok;
+}
+
+/** Resolves once the session actor of `clientId` has ended (cm forgot it after its DOWN). */
+export function sessionGone(b: TestBroker, clientId: string, timeoutMs = 5_000): Promise<true> {
+  return waitFor(() => !b.broker.ctx.sessions.has(clientId), `the session of ${clientId} to end`, timeoutMs);
 }
