@@ -12,7 +12,7 @@ import { connack, type ClientInfo } from '../connection/connect.js';
 import { FrameGuard } from '../connection/frame-guard.js';
 import { Keepalive } from '../connection/keepalive.js';
 import type { Transport } from '../connection/transport.js';
-import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
+import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SERVER_SHUTTING_DOWN, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
 import { Session, type SubOpts } from './session.js';
@@ -156,8 +156,14 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
     }
   },
 
-  terminate(_reason, s) {
-    if (s.transport !== undefined) s.transport.destroy();
+  terminate(reason, s) {
+    const t = s.transport;
+    if (t === undefined) return;
+    // The broker is stopping: a v5 client is told why (0x8B Server shutting down, as EMQX).
+    if (reason === 'shutdown' && s.info.protocolVersion === 5) {
+      write(s, { cmd: 'disconnect', reasonCode: RC_SERVER_SHUTTING_DOWN });
+      t.end();
+    } else t.destroy();
   },
 };
 
