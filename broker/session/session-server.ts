@@ -373,6 +373,11 @@ function publishWill(s: State, self: Ctx): void {
   const w = s.will;
   s.will = undefined;
   if (w === undefined) return;
+  // The will is a publish by this client: the ACL applies to it as to any other (EMQX does so too).
+  if (!s.ctx.acl.check(s.info.clientId, s.info.username, 'publish', w.msg.topic)) {
+    log.warn('will_denied', { client: s.info.clientId, topic: w.msg.topic });
+    return;
+  }
   publish(s.ctx, { ...w.msg, timestamp: Date.now() }, self);
 }
 
