@@ -14,6 +14,8 @@ export interface CmProtocol {
     /** Resolves when this caller holds the lock of `clientId`. */
     lock: { args: [clientId: string]; reply: 'ok' };
     register: { args: [clientId: string, pid: Pid]; reply: 'ok' };
+    /** Clients connected now: the sockets handed to session actors and still open. */
+    connected: { args: []; reply: number };
   };
   casts: {
     unlock: { args: [clientId: string] };
@@ -60,6 +62,11 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
         self.monitor(pid);
         return genServer.reply('ok' as const, s);
       }
+      case 'connected': {
+        let n = 0;
+        for (const ts of s.sockets.values()) for (const t of ts) if (!t.closed) n++;
+        return genServer.reply(n, s);
+      }
     }
   },
 
@@ -98,4 +105,5 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
 export const lock = (via: Ctx, clientId: string): Promise<unknown> => via.call(CM, ['lock', clientId], Infinity);
 export const unlock = (via: Ctx, clientId: string): void => via.cast(CM, ['unlock', clientId]);
 export const owned = (via: Ctx, pid: Pid, transport: Transport): void => via.cast(CM, ['own', pid, transport]);
+export const connectedCount = (via: Ctx): Promise<number> => via.call(CM, ['connected'], 5_000) as Promise<number>;
 export const registerSession = (via: Ctx, clientId: string, pid: Pid): Promise<unknown> => via.call(CM, ['register', clientId, pid], Infinity);

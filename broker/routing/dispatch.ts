@@ -17,7 +17,6 @@ export type DeliverMsg = readonly ['deliver', sub: Subscriber, msg: Message];
  * it went to.
  */
 export function publish(ctx: BrokerContext, msg: Message, via: Ctx): number {
-  ctx.metrics.messagesReceived++;
   if (msg.flags.retain) {
     ctx.retained.put(msg);
     ctx.replicateRetained?.(msg);

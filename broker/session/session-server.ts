@@ -256,6 +256,7 @@ function runOne(s: State, a: Action, self: Ctx): boolean {
       write(s, a.packet);
       return true;
     case 'publish': {
+      s.ctx.metrics.messagesReceived++; // from clients only: not the broker's own ($SYS, wills)
       const n = publish(s.ctx, a.msg, self);
       if (a.ack !== undefined && s.channel !== undefined) write(s, (s.channel.publishAck(a.ack, a.packetId ?? 0, n) as { packet: Packet }).packet);
       return true;
