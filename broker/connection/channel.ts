@@ -8,6 +8,7 @@ import { generate, type IPublishPacket, type ISubscribePacket, type IUnsubscribe
 import type { Authorizer } from '../auth.js';
 import type { Config } from '../config.js';
 import { newMessage, remainingExpiryS, type Message, type QoS } from '../mqtt/message.js';
+import { checkProperties, type PropertyContext } from '../mqtt/packet.js';
 import {
   RC_NO_MATCHING_SUBSCRIBERS,
   RC_NO_SUBSCRIPTION_EXISTED,
@@ -52,6 +53,16 @@ export type Action =
   /** The client said DISCONNECT: no will unless it asked for one (v5 0x04). */
   | { readonly t: 'client_disconnect'; readonly publishWill: boolean; readonly sessionExpiryS: number | undefined };
 
+/** The property set each client packet is checked against (the acks share one). */
+const PROPERTY_CONTEXT: Partial<Record<Packet['cmd'], PropertyContext>> = {
+  publish: 'publish',
+  subscribe: 'subscribe',
+  unsubscribe: 'unsubscribe',
+  disconnect: 'disconnect',
+  auth: 'auth',
+  connect: 'connect',
+};
+
 export class Channel {
   /** v5 Topic Alias → topic, as this client set them [MQTT-3.3.2-12]. */
   private readonly aliasesIn = new Map<number, string>();
@@ -75,6 +86,10 @@ export class Channel {
     // [MQTT-2.3.1-1] (v5 [MQTT-2.2.1-3]): these carry a non-zero packet identifier.
     if ((p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && !(p.messageId! > 0)) {
       return [this.close(RC_PROTOCOL_ERROR, `${p.cmd} without a packet identifier`)];
+    }
+    if (this.v5 && 'properties' in p && p.properties !== undefined) {
+      const bad = checkProperties(PROPERTY_CONTEXT[p.cmd] ?? 'ack', p.properties);
+      if (bad !== undefined) return [this.close(bad.reasonCode, bad.why)];
     }
     switch (p.cmd) {
       case 'publish':
@@ -137,6 +152,8 @@ export class Channel {
     // v5 §3.3.4: an empty name is only valid with a Topic Alias; without one, a Protocol Error.
     if (topic === '' && this.v5) return [this.close(RC_PROTOCOL_ERROR, 'empty topic name without a topic alias')];
     if (validateTopicName(topic) !== undefined) return [this.close(RC_TOPIC_NAME_INVALID, `invalid topic name ${JSON.stringify(topic)}`)];
+    // [MQTT-3.3.2-14]: a Response Topic is a topic name, so no wildcards.
+    if (props?.responseTopic !== undefined && validateTopicName(props.responseTopic) !== undefined) return [this.close(RC_PROTOCOL_ERROR, 'invalid response topic')];
     if (p.retain && !this.cfg.mqtt.retain_available) return [this.close(RC_RETAIN_NOT_SUPPORTED, 'retain not available')];
     if (p.qos > 2) return [this.close(RC_QOS_NOT_SUPPORTED, `qos ${p.qos}`)];
     const id = p.messageId ?? 0;

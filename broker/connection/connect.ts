@@ -5,6 +5,7 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Config } from '../config.js';
 import { newMessage, type Message } from '../mqtt/message.js';
+import { checkProperties } from '../mqtt/packet.js';
 import {
   connackCompat,
   RC_CLIENT_IDENTIFIER_NOT_VALID,
@@ -72,14 +73,22 @@ export function checkConnect(p: IConnectPacket, cfg: Config, peerhost: string, n
   if (p.password !== undefined && p.username === undefined && version !== 5) {
     return fail(RC_MALFORMED_PACKET, 'password without user name'); // [MQTT-3.1.2-22]
   }
+  if (version === 5) {
+    // §2.2.2.2: properties not allowed in CONNECT (or the will), cut short, or repeated.
+    const bad = checkProperties('connect', p.properties) ?? checkProperties('will', p.will?.properties);
+    if (bad !== undefined) return fail(bad.reasonCode, bad.why);
+  }
   const props = p.properties ?? {};
   const ka = negotiateKeepalive(p.keepalive ?? 0, version, version === 5 && cfg.mqtt.server_keepalive_s > 0 ? cfg.mqtt.server_keepalive_s : undefined);
   const receiveMaximum = props.receiveMaximum ?? 65535;
-  if (version === 5 && receiveMaximum === 0) return fail(RC_PROTOCOL_ERROR, 'receive maximum 0'); // [MQTT-3.1.2-? §3.1.2.11.3]
+  if (version === 5 && receiveMaximum === 0) return fail(RC_PROTOCOL_ERROR, 'receive maximum 0'); // §3.1.2.11.3
+  if (version === 5 && props.maximumPacketSize === 0) return fail(RC_PROTOCOL_ERROR, 'maximum packet size 0'); // §3.1.2.11.4
   let will: Will | undefined;
   if (p.will !== undefined) {
     const bad = validateTopicName(p.will.topic);
     if (bad !== undefined) return fail(RC_TOPIC_NAME_INVALID, `will topic: ${bad.reason}`);
+    const rt = p.will.properties?.responseTopic;
+    if (rt !== undefined && validateTopicName(rt) !== undefined) return fail(RC_PROTOCOL_ERROR, 'will response topic'); // [MQTT-3.1.3-? §3.1.3.2.5]
     const wp = p.will.properties;
     const { willDelayInterval, ...msgProps } = wp ?? {};
     will = {
