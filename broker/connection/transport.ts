@@ -103,8 +103,12 @@ export class TcpTransport implements Transport {
   }
 }
 
+/** Bytes buffered beyond which a write asks for a drain notice (net.Socket's default highWaterMark). */
+const WS_HIGH_WATER = 16 * 1024;
+
 export class WsTransport implements Transport {
   readonly kind = 'ws';
+  private needDrain = false;
   private dataFn: (c: Buffer) => void = noop;
   private closeFn: () => void = noop;
   private drainFn: () => void = noop;
@@ -128,8 +132,14 @@ export class WsTransport implements Transport {
 
   write(b: Buffer): void {
     if (this.closed) return;
+    // As a net.Socket's 'drain': only after the buffer went over its high-water mark.
+    if (this.ws.bufferedAmount > WS_HIGH_WATER) this.needDrain = true;
     this.ws.send(b, { binary: true }, (err) => {
-      if (err === undefined && this.ws.bufferedAmount === 0) this.drainFn();
+      // ws reports success as null, not undefined.
+      if (this.needDrain && (err === undefined || err === null) && this.ws.bufferedAmount === 0) {
+        this.needDrain = false;
+        this.drainFn();
+      }
     });
   }
 

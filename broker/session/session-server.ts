@@ -41,6 +41,8 @@ export interface SessionInfo {
   readonly dropped: number;
   /** Incoming QoS 2 packet ids awaiting PUBREL. */
   readonly awaitingRel: number;
+  /** Bytes written to the socket and not yet taken by the kernel (0 while disconnected). */
+  readonly socketBacklog: number;
 }
 
 export interface SessionProtocol {
@@ -125,6 +127,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
             mqueue: s.session.mqueue.len,
             dropped: s.session.mqueue.dropped,
             awaitingRel: s.session.awaitingRel.size,
+            socketBacklog: s.transport?.backlog ?? 0,
           },
           s,
         );
