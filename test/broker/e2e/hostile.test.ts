@@ -117,8 +117,8 @@ test('hostile: random and bit-flipped packets from a corpus: every offender is a
   const b = await testBroker(t, { mqtt: { max_packet_size: MAX_PACKET, idle_timeout_ms: 5_000 } });
   const logs = captureLogs(t);
   const w = await witness(t, b);
-  // BEAMQ_FUZZ_SEED replays (or explores) another sequence.
-  const seed = Number(process.env['BEAMQ_FUZZ_SEED'] ?? 0x5eed);
+  // MQTT_FUZZ_SEED replays (or explores) another sequence.
+  const seed = Number(process.env['MQTT_FUZZ_SEED'] ?? 0x5eed);
   const rnd = prng(seed);
   t.log(`seed ${seed}`);
   let packets = 0;
