@@ -8,6 +8,8 @@ import { newMessage, type Message } from '../mqtt/message.js';
 import { checkProperties } from '../mqtt/packet.js';
 import {
   connackCompat,
+  RC_BAD_AUTHENTICATION_METHOD,
+  RC_RETAIN_NOT_SUPPORTED,
   RC_CLIENT_IDENTIFIER_NOT_VALID,
   RC_MALFORMED_PACKET,
   RC_PROTOCOL_ERROR,
@@ -79,6 +81,10 @@ export function checkConnect(p: IConnectPacket, cfg: Config, peerhost: string, n
     if (bad !== undefined) return fail(bad.reasonCode, bad.why);
   }
   const props = p.properties ?? {};
+  // [MQTT-4.12.0-1]: no enhanced authentication here, so no method is supported.
+  if (version === 5 && props.authenticationMethod !== undefined) return fail(RC_BAD_AUTHENTICATION_METHOD, `authentication method ${props.authenticationMethod}`);
+  // v5 §3.2.2.3.5 Retain Available: a retained will is refused (0x9A) when retain is off.
+  if (p.will?.retain === true && !cfg.mqtt.retain_available) return fail(RC_RETAIN_NOT_SUPPORTED, 'will retain not available');
   const ka = negotiateKeepalive(p.keepalive ?? 0, version, version === 5 && cfg.mqtt.server_keepalive_s > 0 ? cfg.mqtt.server_keepalive_s : undefined);
   const receiveMaximum = props.receiveMaximum ?? 65535;
   if (version === 5 && receiveMaximum === 0) return fail(RC_PROTOCOL_ERROR, 'receive maximum 0'); // §3.1.2.11.3

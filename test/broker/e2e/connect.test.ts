@@ -200,3 +200,22 @@ test('connect: no CONNECT within mqtt.idle_timeout_ms closes the connection', as
   await c.expectClosed(5_000);
   t.deepEqual(c.pending(), []);
 });
+
+test('[MQTT-4.12.0-1] connect: an Authentication Method we do not support gets CONNACK 0x8C and the connection closes', async (t) => {
+  const b = await testBroker(t);
+  const { client, connack } = await rawConnected(t, b, { protocolVersion: 5, connect: { properties: { authenticationMethod: 'SCRAM-SHA-1' } } });
+  t.is(connack.reasonCode, 0x8c);
+  await client.expectClosed();
+});
+
+test('connect: a retained will when retain is not available is refused (v5 0x9A, 3.1.1 closed)', async (t) => {
+  const b = await testBroker(t, { mqtt: { retain_available: false } });
+  const will = { topic: 'w', payload: Buffer.from('x'), qos: 0 as const, retain: true };
+  const v5 = await rawConnected(t, b, { protocolVersion: 5, connect: { will } });
+  t.is(v5.connack.reasonCode, 0x9a);
+  await v5.client.expectClosed();
+  const v4 = await rawClient(t, b);
+  await v4.sendConnect({ will });
+  await v4.expectClosed();
+  t.false(v4.pending().some((p) => p.cmd === 'connack' && p.returnCode === 0));
+});
