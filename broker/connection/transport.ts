@@ -120,7 +120,9 @@ export class WsTransport implements Transport {
     readonly peer: string,
   ) {
     ws.binaryType = 'nodebuffer';
-    ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer) => {
+    ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean) => {
+      // [MQTT-6.0.0-1]: MQTT travels in binary frames only; anything else closes the connection.
+      if (!isBinary) return ws.terminate();
       this.dataFn(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
     });
     ws.on('error', noop);

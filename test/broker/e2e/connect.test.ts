@@ -5,7 +5,9 @@
  */
 import test from 'ava';
 import { generate, type Packet } from 'mqtt-packet';
+import WebSocket from 'ws';
 import { rawClient, rawConnected, roundTrip, testBroker } from '../../helpers/broker.js';
+import { withTimeout } from '../../helpers/wait.js';
 
 const CONNECT_V4 = (): Buffer => generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'raw', clean: true, keepalive: 0 });
 
@@ -218,4 +220,31 @@ test('connect: a retained will when retain is not available is refused (v5 0x9A,
   await v4.sendConnect({ will });
   await v4.expectClosed();
   t.false(v4.pending().some((p) => p.cmd === 'connack' && p.returnCode === 0));
+});
+
+test('[MQTT-6.0.0-4] connect: WebSocket on /mqtt answers with the mqtt subprotocol; another path is refused', async (t) => {
+  const b = await testBroker(t);
+  const ws = new WebSocket(`ws://127.0.0.1:${b.ws}/mqtt`, ['mqtt']);
+  t.teardown(() => ws.terminate());
+  await withTimeout(new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 'the WebSocket to open');
+  t.is(ws.protocol, 'mqtt');
+  const other = new WebSocket(`ws://127.0.0.1:${b.ws}/elsewhere`, ['mqtt']);
+  await t.throwsAsync(withTimeout(new Promise((resolve, reject) => other.once('open', resolve).once('error', reject)), 'the other path to fail'));
+});
+
+test('[MQTT-6.0.0-1] [MQTT-6.0.0-2] connect: packets may span and share WebSocket frames; a text frame closes the connection', async (t) => {
+  const b = await testBroker(t);
+  const c = await rawClient(t, b, { transport: 'ws' });
+  const bytes = Buffer.concat([CONNECT_V4(), generate({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'ws/t', qos: 0 }] })]);
+  await c.writeRaw(bytes.subarray(0, 5));
+  await c.writeRaw(bytes.subarray(5));
+  await c.nextPacket('connack');
+  await c.nextPacket('suback');
+  const ws = new WebSocket(`ws://127.0.0.1:${b.ws}/mqtt`, ['mqtt']);
+  t.teardown(() => ws.terminate());
+  await withTimeout(new Promise((resolve) => ws.once('open', resolve)), 'the WebSocket to open');
+  const closed = new Promise((resolve) => ws.once('close', resolve));
+  ws.send(CONNECT_V4().toString('latin1')); // a text frame
+  await withTimeout(closed, 'the text frame to close the connection');
+  t.pass();
 });
