@@ -99,7 +99,7 @@ export class Channel {
         return this.work(this.session.acked(p.messageId ?? 0, nowMs).work, nowMs);
       case 'pubrec': {
         const id = p.messageId ?? 0;
-        // A PUBREC with an error code ends that exchange: no PUBREL [MQTT-4.3.3-? v5 §4.3.3].
+        // A PUBREC with an error code ends that exchange: no PUBREL (v5 §4.3.3).
         if ((p.reasonCode ?? 0) >= 0x80) return this.work(this.session.acked(id, nowMs).work, nowMs);
         const known = this.session.received(id, nowMs);
         return [{ t: 'send', packet: { cmd: 'pubrel', messageId: id, ...(this.v5 && !known ? { reasonCode: RC_PACKET_IDENTIFIER_NOT_FOUND } : {}) } }];
@@ -143,7 +143,7 @@ export class Channel {
       if (!this.v5 || alias === 0 || alias > this.cfg.mqtt.max_topic_alias) return [this.close(RC_TOPIC_ALIAS_INVALID, `topic alias ${alias}`)];
       if (topic === '') {
         const known = this.aliasesIn.get(alias);
-        if (known === undefined) return [this.close(RC_PROTOCOL_ERROR, `unknown topic alias ${alias}`)]; // [MQTT-3.3.2-? §3.3.4]
+        if (known === undefined) return [this.close(RC_PROTOCOL_ERROR, `unknown topic alias ${alias}`)]; // v5 §3.3.2.3.4
         topic = known;
       } else this.aliasesIn.set(alias, topic);
       const { topicAlias: _drop, ...rest } = props;

@@ -83,7 +83,7 @@ export function checkConnect(p: IConnectPacket, cfg: Config, peerhost: string, n
   const props = p.properties ?? {};
   // [MQTT-4.12.0-1]: no enhanced authentication here, so no method is supported.
   if (version === 5 && props.authenticationMethod !== undefined) return fail(RC_BAD_AUTHENTICATION_METHOD, `authentication method ${props.authenticationMethod}`);
-  // v5 §3.2.2.3.5 Retain Available: a retained will is refused (0x9A) when retain is off.
+  // [MQTT-3.2.2-13] (v5): a retained will is refused (0x9A) when retain is off.
   if (p.will?.retain === true && !cfg.mqtt.retain_available) return fail(RC_RETAIN_NOT_SUPPORTED, 'will retain not available');
   const ka = negotiateKeepalive(p.keepalive ?? 0, version, version === 5 && cfg.mqtt.server_keepalive_s > 0 ? cfg.mqtt.server_keepalive_s : undefined);
   const receiveMaximum = props.receiveMaximum ?? 65535;
@@ -94,7 +94,7 @@ export function checkConnect(p: IConnectPacket, cfg: Config, peerhost: string, n
     const bad = validateTopicName(p.will.topic);
     if (bad !== undefined) return fail(RC_TOPIC_NAME_INVALID, `will topic: ${bad.reason}`);
     const rt = p.will.properties?.responseTopic;
-    if (rt !== undefined && validateTopicName(rt) !== undefined) return fail(RC_PROTOCOL_ERROR, 'will response topic'); // [MQTT-3.1.3-? §3.1.3.2.5]
+    if (rt !== undefined && validateTopicName(rt) !== undefined) return fail(RC_PROTOCOL_ERROR, 'will response topic'); // [MQTT-3.3.2-14], v5 §3.1.3.2.5
     const wp = p.will.properties;
     const { willDelayInterval, ...msgProps } = wp ?? {};
     will = {
@@ -159,7 +159,7 @@ export function connack(info: ClientInfo, sessionPresent: boolean, cfg: Config):
       subscriptionIdentifiersAvailable: true,
       ...(info.assignedId ? { assignedClientIdentifier: info.clientId } : {}),
       ...(info.serverKeepaliveS !== undefined ? { serverKeepAlive: info.serverKeepaliveS } : {}),
-      // The server capped the Session Expiry Interval: say so [MQTT-3.2.2-? §3.2.2.3.2].
+      // The server capped the Session Expiry Interval: say so (v5 §3.2.2.3.2).
       ...(info.sessionExpiryCapped ? { sessionExpiryInterval: info.sessionExpiryS } : {}),
     },
   };

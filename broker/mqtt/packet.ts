@@ -66,7 +66,7 @@ export function checkProperties(ctx: PropertyContext, props: Readonly<Record<str
       }
       continue;
     }
-    // Only User Property may repeat [MQTT-3.3.2-? and each packet's property list]; repeats are a Protocol Error.
+    // Only User Property may repeat (each packet's property list, §2.2.2.2); a repeat is a Protocol Error.
     if (Array.isArray(value)) return { reasonCode: 0x82, why: `property ${name} repeated` };
     const ok = NUMBER.has(name)
       ? typeof value === 'number' && Number.isInteger(value) && value >= 0

@@ -29,7 +29,7 @@ test('auth: anonymous clients are allowed by default', async (t) => {
   t.is((await rawConnected(t, b, { protocolVersion: 5, connect: { username: 'anyone', password: Buffer.from('x') } })).connack.reasonCode, 0);
 });
 
-test('[MQTT-3.2.2-? return codes] auth: a password file admits the right password; a wrong one, an unknown user or no user get the right code, and are logged', async (t) => {
+test('[MQTT-3.1.4-2] auth: a password file admits the right password; a wrong one, an unknown user or no user get the right code, and are logged', async (t) => {
   const f = files(t, { passwd: PASSWORDS });
   const b = await testBroker(t, { auth: { password_file: f['passwd'], allow_anonymous: false } });
   const logs = captureLogs(t);

@@ -118,7 +118,7 @@ test('[MQTT-3.2.2-16] connect: v5 empty client id gets an Assigned Client Identi
   t.is(named.connack.properties?.assignedClientIdentifier, undefined, 'no assigned id when the client chose one');
 });
 
-test('[MQTT-3.1.3-5] connect: a client id longer than mqtt.max_clientid_len is refused (v5 0x85, 3.1.1 0x02)', async (t) => {
+test('connect: a client id longer than mqtt.max_clientid_len is refused (v5 0x85, 3.1.1 0x02)', async (t) => {
   const b = await testBroker(t, { mqtt: { max_clientid_len: 8 } });
   const v5 = await rawConnected(t, b, { protocolVersion: 5, connect: { clientId: 'nine-char' } });
   t.is(v5.connack.reasonCode, 0x85);
@@ -128,14 +128,14 @@ test('[MQTT-3.1.3-5] connect: a client id longer than mqtt.max_clientid_len is r
   await v4.client.expectClosed();
 });
 
-test('[MQTT-3.1.2-7] connect: v5 Receive Maximum 0 is a Protocol Error (CONNACK 0x82)', async (t) => {
+test('[v5 §3.1.2.11.3] connect: Receive Maximum 0 is a Protocol Error (CONNACK 0x82)', async (t) => {
   const b = await testBroker(t);
   const { client, connack } = await rawConnected(t, b, { protocolVersion: 5, connect: { properties: { receiveMaximum: 0 } } });
   t.is(connack.reasonCode, 0x82);
   await client.expectClosed();
 });
 
-test('[MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3] connect: Session Present is 0 for a clean start and 1 when a session is resumed', async (t) => {
+test('[MQTT-3.2.2-2] [MQTT-3.2.2-3] connect: Session Present is 0 for a clean start and 1 when a session is resumed', async (t) => {
   const b = await testBroker(t);
   for (const v of [4, 5] as const) {
     const clientId = `sp-${v}`;
@@ -176,7 +176,7 @@ test('[MQTT-3.1.0-1] connect: packets sent right after CONNECT, before the CONNA
 });
 
 for (const v of [4, 5] as const) {
-  test(`[MQTT-3.1.2-24] connect: a client silent for 1.5 × its keepalive is disconnected (v${v})`, async (t) => {
+  test(`[MQTT-3.1.2-24] (v5 [MQTT-3.1.2-22]) connect: a client silent for 1.5 × its keepalive is disconnected (v${v})`, async (t) => {
     const b = await testBroker(t);
     const { client, connack } = await rawConnected(t, b, { protocolVersion: v, connect: { keepalive: 1 } });
     t.is(v === 5 ? connack.reasonCode : connack.returnCode, 0);
@@ -210,7 +210,7 @@ test('[MQTT-4.12.0-1] connect: an Authentication Method we do not support gets C
   await client.expectClosed();
 });
 
-test('connect: a retained will when retain is not available is refused (v5 0x9A, 3.1.1 closed)', async (t) => {
+test('[MQTT-3.2.2-13] connect: a retained will when retain is not available is refused (v5 0x9A, 3.1.1 closed)', async (t) => {
   const b = await testBroker(t, { mqtt: { retain_available: false } });
   const will = { topic: 'w', payload: Buffer.from('x'), qos: 0 as const, retain: true };
   const v5 = await rawConnected(t, b, { protocolVersion: 5, connect: { will } });

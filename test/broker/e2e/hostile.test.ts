@@ -222,7 +222,7 @@ test('[MQTT-3.1.2-24] hostile: half-open connections (the peer vanished without 
   t.deepEqual(crashes(logs), []);
 });
 
-test('[MQTT-2.2.2-? malformed properties] hostile: a PUBLISH with a user property cut short, or a repeated property, is refused; a retained one never reaches later subscribers', async (t) => {
+test('[v5 §2.2.2.2] hostile: a PUBLISH with a user property cut short, or a repeated property, is refused; a retained one never reaches later subscribers', async (t) => {
   const b = await testBroker(t);
   const logs = captureLogs(t);
   const w = await witness(t, b);

@@ -37,7 +37,7 @@ async function clientIdOf(b: Awaited<ReturnType<typeof testBroker>>, c: Awaited<
   throw new Error('client not found');
 }
 
-test('[MQTT-3.8.4-6] publish: a message goes out at the lower of its QoS and the subscription\'s', async (t) => {
+test('[MQTT-3.8.4-6] (v5 [MQTT-3.8.4-8]) publish: a message goes out at the lower of its QoS and the subscription\'s', async (t) => {
   const b = await testBroker(t);
   const pub = (await rawConnected(t, b)).client;
   for (const subQos of [0, 1, 2] as const) {
@@ -83,7 +83,7 @@ test('publish: mqtt.max_inflight bounds the window of a 3.1.1 client', async (t)
   t.like(await sessionInfo(b, 'mi-sub'), { inflight: 3, mqueue: 3 });
 });
 
-test('[MQTT-3.3.4-8] publish: more unreleased incoming QoS 2 messages than our Receive Maximum is a DISCONNECT 0x93', async (t) => {
+test('[v5 §3.3.4] publish: more unreleased incoming QoS 2 messages than our Receive Maximum is a DISCONNECT 0x93', async (t) => {
   const b = await testBroker(t, { mqtt: { max_awaiting_rel: 2 } });
   const { client, connack } = await rawConnected(t, b, { protocolVersion: 5 });
   t.is(connack.properties?.receiveMaximum, 2);
@@ -129,7 +129,7 @@ for (const v of [4, 5] as const) {
   });
 }
 
-test('[MQTT-4.3.3-10] publish: an incoming QoS 2 message is routed once, however often it is sent again before PUBREL, across a reconnect', async (t) => {
+test('[§4.3.3, Method B] publish: an incoming QoS 2 message is routed once, however often it is sent again before PUBREL, across a reconnect', async (t) => {
   const b = await testBroker(t);
   const sub = (await rawConnected(t, b)).client;
   await sub.subscribe('once/t', 2);
@@ -159,7 +159,7 @@ test('[MQTT-4.3.3-10] publish: an incoming QoS 2 message is routed once, however
   t.deepEqual(got, ['exactly', 'marker']);
 });
 
-test('[MQTT-4.3.3-12] publish: PUBREL for an unknown id gets PUBCOMP (v5: 0x92)', async (t) => {
+test('[MQTT-4.3.3-11] publish: PUBREL for an unknown id gets PUBCOMP (v5: 0x92)', async (t) => {
   const b = await testBroker(t);
   for (const v of [4, 5] as const) {
     const { client } = await rawConnected(t, b, { protocolVersion: v });
@@ -180,7 +180,7 @@ test('[MQTT-3.3.2-2] publish: a topic name with a wildcard, or empty, closes the
   }
 });
 
-test('[MQTT-2.3.1-1] publish: a QoS 1 PUBLISH with packet id 0 closes the connection', async (t) => {
+test('[MQTT-2.3.1-1] (v5 [MQTT-2.2.1-3]) publish: a QoS 1 PUBLISH with packet id 0 closes the connection', async (t) => {
   const b = await testBroker(t);
   const { client } = await rawConnected(t, b);
   await client.writeRaw(Buffer.from([0x32, 7, 0, 3, 0x61, 0x2f, 0x62, 0, 0]));
@@ -188,7 +188,7 @@ test('[MQTT-2.3.1-1] publish: a QoS 1 PUBLISH with packet id 0 closes the connec
   t.false(client.pending().some((p) => p.cmd === 'puback'));
 });
 
-test('[MQTT-3.4.2-? v5 0x10] publish: a v5 QoS 1/2 PUBLISH nobody subscribed to is acked with No matching subscribers', async (t) => {
+test('[v5 §3.4.2.1] publish: a v5 QoS 1/2 PUBLISH nobody subscribed to is acked with No matching subscribers', async (t) => {
   const b = await testBroker(t);
   const { client } = await rawConnected(t, b, { protocolVersion: 5 });
   const [ack] = await client.publish('nobody/here', 'x', { qos: 1 });

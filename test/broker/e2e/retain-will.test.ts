@@ -27,7 +27,7 @@ const will = (payload: string, extra: Partial<NonNullable<ConnectFields['will']>
   ...extra,
 });
 
-test('[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-7] retain: the last retained message per topic reaches new subscribers with RETAIN=1, at the lower QoS', async (t) => {
+test('[MQTT-3.3.1-5] [MQTT-3.3.1-8] retain: the last retained message per topic reaches new subscribers with RETAIN=1, at the lower QoS', async (t) => {
   const b = await testBroker(t);
   const pub = (await rawConnected(t, b)).client;
   await pub.publish('ret/a', 'first', { qos: 1, retain: true });
@@ -44,7 +44,7 @@ test('[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-7] retain: the last retained mes
   ]);
 });
 
-test('[MQTT-3.3.1-10] [MQTT-3.3.1-11] retain: an empty retained message clears the topic, and still goes to current subscribers', async (t) => {
+test('[MQTT-3.3.1-6] [MQTT-3.3.1-7] retain: an empty retained message clears the topic, and still goes to current subscribers', async (t) => {
   const b = await testBroker(t);
   const pub = (await rawConnected(t, b)).client;
   const live = (await rawConnected(t, b)).client;
@@ -120,7 +120,7 @@ test('will: published when the server closes the connection (keepalive timeout, 
   t.is((await sub.nextPacket('publish')).payload.toString(), 'protocol error');
 });
 
-test('[MQTT-3.1.3-? will properties] will: v5 will properties reach the subscriber untouched', async (t) => {
+test('[v5 §3.1.3.2] will: v5 will properties reach the subscriber untouched', async (t) => {
   const b = await testBroker(t);
   const sub = (await rawConnected(t, b, { protocolVersion: 5 })).client;
   await sub.subscribe('will/t', 1);

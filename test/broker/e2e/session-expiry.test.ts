@@ -66,7 +66,7 @@ test('[MQTT-3.1.2-23] session: v5 Session Expiry Interval 0 ends the session wit
   t.false(back.connack.sessionPresent, 'expired');
 });
 
-test('[MQTT-3.2.2-? server capped] session: a Session Expiry Interval above mqtt.max_session_expiry_s is capped and CONNACK says so', async (t) => {
+test('[v5 §3.2.2.3.2] session: a Session Expiry Interval above mqtt.max_session_expiry_s is capped and CONNACK says so', async (t) => {
   const b = await testBroker(t, { mqtt: { max_session_expiry_s: 10 } });
   const asked = await rawConnected(t, b, { protocolVersion: 5, connect: { properties: { sessionExpiryInterval: 100 } } });
   t.is(asked.connack.properties?.sessionExpiryInterval, 10);
@@ -74,7 +74,7 @@ test('[MQTT-3.2.2-? server capped] session: a Session Expiry Interval above mqtt
   t.is(within.connack.properties?.sessionExpiryInterval, undefined);
 });
 
-test('[MQTT-3.14.2-2] session: DISCONNECT may shorten the Session Expiry Interval, but not raise it from 0', async (t) => {
+test('[v5 §3.14.2.2.2] session: DISCONNECT may shorten the Session Expiry Interval, but not raise it from 0', async (t) => {
   const b = await testBroker(t);
   const c = (await rawConnected(t, b, { protocolVersion: 5, connect: { clientId: 'shorten', properties: { sessionExpiryInterval: 600 } } })).client;
   await c.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } });

@@ -34,7 +34,7 @@ async function members(t: Parameters<typeof rawConnected>[0], b: TestBroker, fil
   return out;
 }
 
-test('[MQTT-4.8.2-? one member per group] shared: round robin by default; each group and each plain subscriber gets every message once', async (t) => {
+test('[v5 §4.8.2] shared: round robin by default; each group and each plain subscriber gets every message once', async (t) => {
   const b = await testBroker(t);
   const subs = await members(t, b, ['$share/g1/sh/+', '$share/g1/sh/+', '$share/g1/sh/+', '$share/g2/sh/#', 'sh/+']);
   const pub = (await rawConnected(t, b)).client;
@@ -72,7 +72,7 @@ test('shared: hash_clientid sends all of one publisher\'s messages to the same m
   t.true(owners.size >= 2, 'different publishers hash to different members');
 });
 
-test('[MQTT-4.8.2-? no retained] shared: retained messages are not sent to a new shared subscription', async (t) => {
+test('[v5 §4.8.2] shared: retained messages are not sent to a new shared subscription', async (t) => {
   const b = await testBroker(t);
   const pub = (await rawConnected(t, b)).client;
   await pub.publish('shr/t', 'retained', { qos: 1, retain: true });

@@ -158,7 +158,7 @@ test('[MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] subscribe: Retain Handling 
   t.deepEqual(counts, [2, 1, 0]);
 });
 
-test('[MQTT-3.8.4-? subscription identifiers] subscribe: each matching subscription\'s identifier comes with the message; a new SUBSCRIBE replaces it', async (t) => {
+test('[MQTT-3.3.4-3] [MQTT-3.8.4-3] subscribe: each matching subscription\'s identifier comes with the message; a new SUBSCRIBE replaces it', async (t) => {
   const b = await testBroker(t);
   const [sub, pub] = await pair(t, b);
   const { connack } = await rawConnected(t, b, { protocolVersion: 5 });

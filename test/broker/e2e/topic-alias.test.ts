@@ -35,7 +35,7 @@ test('[MQTT-3.3.2-8] [MQTT-3.3.2-9] topic alias: 0 or above our Topic Alias Maxi
   }
 });
 
-test('[MQTT-3.3.2-? aliases per connection] topic alias: aliases do not survive a reconnect of the same session', async (t) => {
+test('[MQTT-3.3.2-7] topic alias: aliases do not survive a reconnect of the same session', async (t) => {
   const b = await testBroker(t);
   const fields = { clientId: 'alias-persist', clean: false, properties: { sessionExpiryInterval: 60 } };
   const c = (await rawConnected(t, b, { protocolVersion: 5, connect: fields })).client;
@@ -59,7 +59,7 @@ test('[MQTT-3.1.2-24] [MQTT-3.1.2-25] packet size: a message over the client\'s 
   t.is((await sessionInfo(b, 'small')).inflight, 1, 'only the one sent awaits its ack');
 });
 
-test('[MQTT-3.2.2-? Maximum Packet Size] packet size: a packet over our Maximum Packet Size closes the connection (v5 DISCONNECT 0x95)', async (t) => {
+test('[v5 §3.2.2.3.6] packet size: a packet over our Maximum Packet Size closes the connection (v5 DISCONNECT 0x95)', async (t) => {
   const b = await testBroker(t, { mqtt: { max_packet_size: 1024 } });
   for (const v of [4, 5] as const) {
     const { client, connack } = await rawConnected(t, b, { protocolVersion: v });
