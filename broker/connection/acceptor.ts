@@ -93,13 +93,14 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
       const existing = ctx.sessions.get(id);
       if (existing !== undefined) {
         try {
-          if (!v.info.cleanStart) {
-            await self.call(existing, ['takeover', attach], 15_000);
+          // 'ended': the old session lasted only as long as its connection; start afresh.
+          const taken = v.info.cleanStart ? 'ended' : await self.call(existing, ['takeover', attach], 15_000);
+          if (taken === 'ok') {
             owned(self, existing, transport);
             ctx.metrics.connects++;
             return;
           }
-          await self.call(existing, ['discard'], 15_000);
+          if (v.info.cleanStart) await self.call(existing, ['discard'], 15_000);
         } catch (err) {
           // The old session died meanwhile: start afresh.
           if (!(err instanceof ExitError)) throw err;

@@ -48,7 +48,7 @@ export interface SessionInfo {
 export interface SessionProtocol {
   calls: {
     /** A new connection for this client id: take it over (cleanStart false) or discard the session. */
-    takeover: { args: [attach: Attach]; reply: 'ok' };
+    takeover: { args: [attach: Attach]; reply: 'ok' | 'ended' };
     discard: { args: []; reply: 'ok' };
     info: { args: []; reply: SessionInfo };
   };
@@ -107,6 +107,9 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
   handleCall(req, _from, s, self) {
     switch (req[0]) {
       case 'takeover': {
+        // A session that ends with its connection (v5 expiry 0, 3.1.1 clean session) ends
+        // now, as its connection is closed: nothing to resume [MQTT-3.1.2-23].
+        if (s.info.sessionExpiryS === 0) return discard(s, self, 'ended');
         // [MQTT-3.1.4-3]: the old connection gets DISCONNECT 0x8E and is closed.
         if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'takenover', self);
         s.ctx.metrics.takeovers++;
@@ -114,9 +117,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
         return genServer.reply('ok' as const, s);
       }
       case 'discard':
-        if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
-        publishWill(s, self);
-        return genServer.stop(['shutdown', 'discarded'], s, 'ok' as const);
+        return discard(s, self, 'ok');
       case 'info':
         return genServer.reply<State, SessionInfo>(
           {
@@ -171,6 +172,13 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
 };
 
 // --- connection ----------------------------------------------------------------------
+
+/** The session ends for a new connection: the old one is told (0x8E) and the will goes. */
+function discard<R extends 'ok' | 'ended'>(s: State, self: Ctx, reply: R): ReturnType<typeof genServer.stop<State, R>> {
+  if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
+  publishWill(s, self);
+  return genServer.stop(['shutdown', 'discarded'], s, reply);
+}
 
 /** A handler's work may have to wait for the broker: the step waits with it. */
 function step(r: void | Promise<unknown>, s: State): ReturnType<typeof genServer.noreply<State>> | Promise<ReturnType<typeof genServer.noreply<State>>> {

@@ -248,3 +248,20 @@ test('[MQTT-6.0.0-1] [MQTT-6.0.0-2] connect: packets may span and share WebSocke
   await withTimeout(closed, 'the text frame to close the connection');
   t.pass();
 });
+
+test('[MQTT-3.1.2-23] [MQTT-3.1.4-3] connect: taking over a connection whose session ends with it (expiry 0, 3.1.1 clean) starts a new session', async (t) => {
+  const b = await testBroker(t);
+  for (const v of [4, 5] as const) {
+    const clientId = `short-${v}`;
+    const old = (await rawConnected(t, b, { protocolVersion: v, connect: { clientId, clean: v === 4 } })).client;
+    await old.subscribe('short/t', 1);
+    const neu = await rawConnected(t, b, { protocolVersion: v, connect: { clientId, clean: false } });
+    t.false(neu.connack.sessionPresent, `v${v}: the old session ended with its connection`);
+    if (v === 5) t.is((await old.nextPacket('disconnect')).reasonCode, 0x8e);
+    await old.expectClosed();
+    await neu.client.subscribe('marker', 1);
+    await neu.client.publish('short/t', 'not for you', { qos: 1 });
+    await neu.client.publish('marker', 'M', { qos: 1 });
+    t.is((await neu.client.nextPacket('publish')).payload.toString(), 'M', 'no subscription came along');
+  }
+});
