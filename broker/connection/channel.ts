@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import { newMessage, remainingExpiryS, type Message, type QoS } from '../mqtt/message.js';
 import { checkProperties, type PropertyContext } from '../mqtt/packet.js';
 import {
+  RC_MALFORMED_PACKET,
   RC_NO_MATCHING_SUBSCRIBERS,
   RC_NO_SUBSCRIPTION_EXISTED,
   RC_NOT_AUTHORIZED,
@@ -156,6 +157,8 @@ export class Channel {
     if (props?.responseTopic !== undefined && validateTopicName(props.responseTopic) !== undefined) return [this.close(RC_PROTOCOL_ERROR, 'invalid response topic')];
     if (p.retain && !this.cfg.mqtt.retain_available) return [this.close(RC_RETAIN_NOT_SUPPORTED, 'retain not available')];
     if (p.qos > 2) return [this.close(RC_QOS_NOT_SUPPORTED, `qos ${p.qos}`)];
+    // [MQTT-3.3.1-2]: DUP is 0 at QoS 0; mosquitto treats it as a Malformed Packet too.
+    if (p.qos === 0 && p.dup) return [this.close(RC_MALFORMED_PACKET, 'DUP set on a QoS 0 PUBLISH')];
     const id = p.messageId ?? 0;
     if (!this.acl.check(this.info.clientId, this.info.username, 'publish', topic)) {
       // Denied: v5 says so in the ack; 3.1.1 acknowledges and drops, as mosquitto does.

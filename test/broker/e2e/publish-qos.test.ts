@@ -196,3 +196,13 @@ test('[v5 §3.4.2.1] publish: a v5 QoS 1/2 PUBLISH nobody subscribed to is acked
   const [rec] = await client.publish('nobody/here', 'x', { qos: 2 });
   t.is(rec!.cmd === 'pubrec' ? rec.reasonCode : undefined, 0x10);
 });
+
+test('[MQTT-3.3.1-2] publish: DUP set on a QoS 0 PUBLISH closes the connection (v5 DISCONNECT 0x81, as mosquitto)', async (t) => {
+  const b = await testBroker(t);
+  for (const v of [4, 5] as const) {
+    const { client } = await rawConnected(t, b, { protocolVersion: v });
+    await client.send({ cmd: 'publish', topic: 'dup/q0', payload: 'x', qos: 0, retain: false, dup: true });
+    if (v === 5) t.is((await client.nextPacket('disconnect')).reasonCode, 0x81);
+    await client.expectClosed();
+  }
+});
