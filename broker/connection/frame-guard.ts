@@ -1,7 +1,7 @@
 /**
  * Watches MQTT packet boundaries in a byte stream (fixed header + Remaining Length
  * varint) before the parser sees it, so an oversize packet is refused before its
- * body is buffered [MQTT-3.2.2-? Maximum Packet Size], and a malformed length is
+ * body is buffered (v5 §3.2.2.3.6 Maximum Packet Size), and a malformed length is
  * caught early. Pure.
  */
 

@@ -21,7 +21,6 @@ const VSN = 1;
  * remote nodes it went to (0: nobody was subscribed).
  */
 export function publish(ctx: BrokerContext, msg: Message, via: Ctx): number {
-  ctx.metrics.messagesReceived++;
   if (msg.flags.retain) {
     ctx.retained.put(msg);
     for (const m of ctx.members) via.cast(['retainer', m], ['retain', msg]);
