@@ -19,6 +19,7 @@ import { AclFile, allowAll, PasswordFile, type Authenticator, type Authorizer } 
 import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { cmServer } from './cm/cm.js';
+import { registryServer } from './cm/registry.js';
 import { listenerPorts, listenersServer, type ListenerPorts } from './connection/listeners.js';
 import { Metrics } from './mgmt/metrics.js';
 import { sysServer } from './mgmt/sys.js';
@@ -63,6 +64,7 @@ export function buildContext(node: LocalNode, cfg: Config): BrokerContext {
     sharedRoundRobin: new Map(),
     startedAt: Date.now(),
     dist: {
+      alive: node.dist !== undefined,
       connected: (n) => node.run(() => nodes('connected')).includes(n),
       connect: (n) => node.run(() => connectNode(n)),
       disconnect: (n) => node.run(() => disconnectNode(n)),
@@ -85,6 +87,7 @@ export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker>
       worker('dispatcher', () => genServer.startLink(dispatcherServer, ctx, { name: 'dispatcher' })),
       worker('retainer', () => genServer.startLink(retainerServer, ctx, { name: 'retainer' })),
       worker('broker', () => genServer.startLink(brokerServer, ctx, { name: 'broker' })),
+      worker('cm_registry', () => genServer.startLink(registryServer, ctx, { name: 'cm_registry' })),
       worker('cm', () => genServer.startLink(cmServer, ctx, { name: 'cm' })),
       ...(distributed ? [worker('cluster', () => genServer.startLink(clusterServer, ctx, { name: 'cluster' }))] : []),
       supervisorChild('session_sup', () => startSessionSup()),

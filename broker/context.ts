@@ -32,6 +32,8 @@ export interface BrokerContext {
   readonly startedAt: number;
   /** This node's distribution, bound to it (safe to use after an await in any process). */
   readonly dist: {
+    /** Distribution is running (a named node): node monitoring and peers exist. */
+    readonly alive: boolean;
     connected(node: NodeName): boolean;
     connect(node: NodeName): Promise<boolean>;
     disconnect(node: NodeName): boolean;

@@ -3,7 +3,7 @@
  * a hidden node (no extra port: the distribution protocol with the cookie) and calls the
  * target's exported `beamq_ctl` functions through rpc.
  */
-import { CTL_MODULE, formatStatus, type ClusterResult, type ClusterStatus } from '../broker/index.js';
+import { CTL_MODULE, formatStatus, type ClientLookup, type ClusterResult, type ClusterStatus } from '../broker/index.js';
 import { defaultEpmdPort } from '../epmd/index.js';
 import { formatTerm, rpc, RpcError, setLogLevel, startNode } from '../runtime/index.js';
 import { ArgError, parseArgs, portFlag, stringFlag } from './args.js';
@@ -15,6 +15,8 @@ const USAGE = `usage: ctl --node NODE [--cookie C] [--epmd-port P] COMMAND
   cluster force-leave NODE   remove NODE from the cluster (down or up)
   cluster status [--json]    running and stopped members
   routes list [--json]       the route table (filter -> nodes)
+  clients show ID [--json]   where the cluster registry says client ID is connected
+  clients local [--json]     the client ids whose sessions live on NODE
   forwarded                  messages forwarded to each node since start (JSON)`;
 
 const SPEC = { node: 'value', cookie: 'value', setcookie: 'value', 'epmd-port': 'value', json: 'switch', help: 'switch' } as const;
@@ -64,6 +66,18 @@ async function run(on: <T>(fn: () => T) => T, target: string, cmd: readonly stri
         case 'force-leave':
           if (arg === undefined) throw new ArgError('cluster force-leave NODE');
           return report((await call('cluster_force_leave', arg)) as ClusterResult, 'Remove the node from cluster successfully.', 'Failed to remove the node from cluster', json);
+      }
+    }
+    if (area === 'clients') {
+      if (verb === 'show' && arg !== undefined) {
+        const r = (await call('client_lookup', arg)) as ClientLookup;
+        process.stdout.write(json ? JSON.stringify(r) + '\n' : r.node === null ? `${arg}: not connected (home ${r.home})\n` : `${arg}: ${r.node} ${r.pid} (home ${r.home})\n`);
+        return 0;
+      }
+      if (verb === 'local') {
+        const ids = (await call('clients_local')) as string[];
+        process.stdout.write(json ? JSON.stringify(ids) + '\n' : ids.map((i) => i + '\n').join(''));
+        return 0;
       }
     }
     if (area === 'forwarded') {

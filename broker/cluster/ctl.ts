@@ -8,6 +8,16 @@ import { CLUSTER, type ClusterResult, type ClusterStatus } from './cluster.js';
 import { forceLeave, join } from './join.js';
 import { ROUTER } from '../routing/router.js';
 import type { BrokerContext } from '../context.js';
+import { homeOf } from '../cm/home.js';
+import type { Registration } from '../cm/registry.js';
+
+/** `client_lookup`'s answer: plain data for the CLI. */
+export interface ClientLookup {
+  readonly home: NodeName;
+  readonly node: NodeName | null;
+  readonly pid: string | null;
+  readonly will: boolean;
+}
 
 export const CTL_MODULE = 'beamq_ctl';
 
@@ -22,6 +32,14 @@ export function ctlFunctions(node: LocalNode, ctx: BrokerContext): Record<string
     /** Messages forwarded to each node since start (the per-peer counter). */
     forwarded: () => Object.fromEntries(ctx.forwardedTo),
     node_name: () => node.name,
+    /** Where the cluster says client `id` is: asked of the id's home, as a CONNECT would. */
+    client_lookup: async (id: string): Promise<ClientLookup> => {
+      const home = homeOf(id, [ctx.node, ...ctx.members]);
+      const r = (await caller().call(['cm_registry', home], ['lookup', id], 10_000)) as Registration | undefined;
+      return { home, node: r?.node ?? null, pid: r === undefined ? null : String(r.pid), will: r?.will !== undefined };
+    },
+    /** The client ids whose sessions live on this node. */
+    clients_local: (): string[] => [...ctx.sessions.keys()],
   };
 }
 

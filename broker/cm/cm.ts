@@ -1,24 +1,34 @@
 /**
- * The channel manager (EMQX emqx_cm): the client-id registry of this node and a lock
- * per client id, so two connections with the same id are handled one after the other
- * (takeover or discard, never both sessions alive). Monitors every registered session
- * to forget it when it ends, and closes the sockets it owned if it did not end cleanly
- * (a killed actor runs no terminate: as a BEAM port, its socket dies with it).
+ * The channel manager (EMQX emqx_cm): this node's sessions by client id (the
+ * cluster-wide entry and lock of each id live on its home, see registry.ts). It
+ * monitors every session to forget it when it ends — telling the id's home — closes
+ * the sockets a session owned if it did not end cleanly (a killed actor runs no
+ * terminate: as a BEAM port, its socket dies with it), and re-registers the local
+ * sessions with their homes whenever the members change.
  */
-import { genServer, isCleanExit, serverName, type Ctx, type DownMsg, type From, type GenServer, type Pid } from '../../runtime/index.js';
+import { genServer, isCleanExit, serverName, type Ctx, type DownMsg, type GenServer, type NodeName, type Pid } from '../../runtime/index.js';
 import type { Transport } from '../connection/transport.js';
 import type { BrokerContext } from '../context.js';
+import type { Will } from '../connection/connect.js';
+import { registryNodes } from './home.js';
+import type { Registration } from './registry.js';
 
 export interface CmProtocol {
   calls: {
-    /** Resolves when this caller holds the lock of `clientId`. */
-    lock: { args: [clientId: string]; reply: 'ok' };
-    register: { args: [clientId: string, pid: Pid]; reply: 'ok' };
+    /**
+     * `pid` holds `clientId` on this node now: record it, and tell the registry — the
+     * node whose lock the connection holds (`claimedAt`) gets the release with the
+     * entry, the other registry nodes the entry alone.
+     */
+    register: { args: [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName]; reply: 'ok' };
     /** Clients connected now: the sockets handed to session actors and still open. */
     connected: { args: []; reply: number };
   };
   casts: {
-    unlock: { args: [clientId: string] };
+    /** The session's will changed (a normal DISCONNECT clears it): tell its home. */
+    will: { args: [clientId: string, pid: Pid, will: Will | undefined] };
+    /** The members changed: register every local session with its (new) home. */
+    rehome: { args: [] };
     /** `pid` now owns `transport` (a new session, or a takeover). */
     own: { args: [pid: Pid, transport: Transport] };
   };
@@ -30,36 +40,38 @@ export const CM = serverName<CmProtocol>('cm');
 /*
  * State
  *   ctx      its `sessions` map (client id → session actor) is written only here
- *   locks    client id → callers waiting for the lock (the head holds it)
+ *   regs     client id → its registration, as its registry nodes keep it
+ *   homes    client id → the nodes keeping that registration (to move it when members change)
  *   watched  session pid key → client id, for DOWN
  *   sockets  session pid key → the transports handed to it (closed ones pruned on each hand-over)
  */
 interface State {
   readonly ctx: BrokerContext;
-  readonly locks: Map<string, From[]>;
+  readonly regs: Map<string, Registration>;
+  readonly homes: Map<string, readonly NodeName[]>;
   readonly watched: Map<string, string>;
   readonly sockets: Map<string, Transport[]>;
 }
 
 export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
-  init: (ctx) => genServer.ok({ ctx, locks: new Map(), watched: new Map(), sockets: new Map() }),
+  init: (ctx) => genServer.ok({ ctx, regs: new Map(), homes: new Map(), watched: new Map(), sockets: new Map() }),
 
-  handleCall(req, from, s, self) {
+  handleCall(req, _from, s, self) {
     switch (req[0]) {
-      case 'lock': {
-        const q = s.locks.get(req[1]);
-        if (q === undefined) {
-          s.locks.set(req[1], [from]);
-          return genServer.reply('ok' as const, s);
-        }
-        q.push(from); // answered by unlock
-        return genServer.noreply(s);
-      }
       case 'register': {
-        const [, clientId, pid] = req;
+        const [, clientId, pid, will, claimedAt] = req;
         s.ctx.sessions.set(clientId, pid);
-        s.watched.set(pid.key, clientId);
-        self.monitor(pid);
+        if (s.watched.get(pid.key) !== clientId) {
+          if (!s.watched.has(pid.key)) self.monitor(pid);
+          s.watched.set(pid.key, clientId);
+        }
+        const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
+        s.regs.set(clientId, reg);
+        const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
+        self.cast(['cm_registry', claimedAt], ['release', clientId, reg]);
+        for (const n of at) if (n !== claimedAt) self.cast(['cm_registry', n], ['register', clientId, reg]);
+        // A lock taken at a node no longer among them (members changed meanwhile) holds the entry too.
+        s.homes.set(clientId, at.includes(claimedAt) ? at : [...at, claimedAt]);
         return genServer.reply('ok' as const, s);
       }
       case 'connected': {
@@ -71,22 +83,28 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   },
 
   handleCast(msg, s, self) {
-    if (msg[0] === 'own') {
-      const [, pid, t] = msg;
-      if (!s.watched.has(pid.key)) {
-        s.watched.set(pid.key, '');
-        self.monitor(pid);
+    switch (msg[0]) {
+      case 'will': {
+        const [, id, pid, will] = msg;
+        const reg = s.regs.get(id);
+        if (reg === undefined || !reg.pid.equals(pid)) return genServer.noreply(s);
+        s.regs.set(id, { ...reg, will });
+        registerAtHomes(s, id, self);
+        return genServer.noreply(s);
       }
-      s.sockets.set(pid.key, [...(s.sockets.get(pid.key) ?? []).filter((x) => !x.closed), t]);
-      return genServer.noreply(s);
+      case 'rehome':
+        for (const id of s.regs.keys()) registerAtHomes(s, id, self);
+        return genServer.noreply(s);
+      case 'own': {
+        const [, pid, t] = msg;
+        if (!s.watched.has(pid.key)) {
+          s.watched.set(pid.key, '');
+          self.monitor(pid);
+        }
+        s.sockets.set(pid.key, [...(s.sockets.get(pid.key) ?? []).filter((x) => !x.closed), t]);
+        return genServer.noreply(s);
+      }
     }
-    const q = s.locks.get(msg[1]);
-    if (q === undefined) return genServer.noreply(s);
-    q.shift();
-    const next = q[0];
-    if (next === undefined) s.locks.delete(msg[1]);
-    else genServer.replyTo(next, 'ok');
-    return genServer.noreply(s);
   },
 
   handleInfo(msg, s, self) {
@@ -97,13 +115,28 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
     const reason = msg[4];
     for (const t of s.sockets.get(pid.key) ?? []) if (!t.closed && !isCleanExit(reason)) t.destroy();
     s.sockets.delete(pid.key);
-    if (clientId !== undefined && s.ctx.sessions.get(clientId)?.equals(pid) === true) s.ctx.sessions.delete(clientId);
+    if (clientId !== undefined && s.ctx.sessions.get(clientId)?.equals(pid) === true) {
+      s.ctx.sessions.delete(clientId);
+      s.regs.delete(clientId);
+      for (const n of s.homes.get(clientId) ?? []) self.cast(['cm_registry', n], ['unregister', clientId, pid]);
+      s.homes.delete(clientId);
+    }
     return genServer.noreply(s);
   },
 };
 
-export const lock = (via: Ctx, clientId: string): Promise<unknown> => via.call(CM, ['lock', clientId], Infinity);
-export const unlock = (via: Ctx, clientId: string): void => via.cast(CM, ['unlock', clientId]);
+/** Register `id` at its registry nodes now, and take it back from those no longer among them. */
+function registerAtHomes(s: State, id: string, self: Ctx): void {
+  const reg = s.regs.get(id);
+  if (reg === undefined) return;
+  const at = registryNodes(id, [s.ctx.node, ...s.ctx.members], s.ctx.node);
+  for (const n of at) self.cast(['cm_registry', n], ['register', id, reg]);
+  for (const n of s.homes.get(id) ?? []) if (!at.includes(n)) self.cast(['cm_registry', n], ['unregister', id, reg.pid]);
+  s.homes.set(id, at);
+}
+
 export const owned = (via: Ctx, pid: Pid, transport: Transport): void => via.cast(CM, ['own', pid, transport]);
 export const connectedCount = (via: Ctx): Promise<number> => via.call(CM, ['connected'], 5_000) as Promise<number>;
-export const registerSession = (via: Ctx, clientId: string, pid: Pid): Promise<unknown> => via.call(CM, ['register', clientId, pid], Infinity);
+export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName): Promise<unknown> =>
+  via.call(CM, ['register', clientId, pid, will, claimedAt], Infinity);
+export const willChanged = (via: Ctx, clientId: string, will: Will | undefined): void => via.cast(CM, ['will', clientId, via.self, will]);

@@ -20,6 +20,18 @@ function weight(clientId: string, node: NodeName): number {
   return h >>> 0;
 }
 
+/**
+ * Where `clientId`'s registration is kept: its home and, when the session lives on the
+ * home itself, also on the next node (so that the will of a client whose node — its
+ * home — dies is still known elsewhere).
+ */
+export function registryNodes(clientId: string, members: readonly NodeName[], sessionNode: NodeName): NodeName[] {
+  const home = homeOf(clientId, members);
+  if (home !== sessionNode) return [home];
+  const rest = members.filter((m) => m !== home);
+  return rest.length === 0 ? [home] : [home, homeOf(clientId, rest)];
+}
+
 /** The home node of `clientId` among `members` (which must include this node). */
 export function homeOf(clientId: string, members: readonly NodeName[]): NodeName {
   let best: NodeName | undefined;

@@ -1,17 +1,17 @@
 /**
  * A new connection until it has a session: read the CONNECT (within idle_timeout),
- * check it, authenticate, then — holding the client id's lock — take over or discard
- * the existing session, or start a new session actor, which then owns the socket.
+ * check it, authenticate, then open the session (cm/open-session.ts: take over or
+ * discard the id's session anywhere in the cluster, or start one), which then owns the socket.
  * Runs as a short-lived process per connection.
  */
 import { randomBytes } from 'node:crypto';
 import { parser as mqttParser, generate, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { logger, ExitError, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import { lock, owned, registerSession, unlock } from '../cm/cm.js';
-import { RC_BAD_USER_NAME_OR_PASSWORD, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
+import { owned } from '../cm/cm.js';
+import { openSession, type Opened } from '../cm/open-session.js';
+import { RC_BAD_USER_NAME_OR_PASSWORD, RC_SERVER_BUSY, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
 import type { Attach } from '../session/session-server.js';
-import { startSession } from '../session/session-sup.js';
 import { checkConnect, connackRefused } from './connect.js';
 import type { Transport } from './transport.js';
 
@@ -87,32 +87,16 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
       return refuse(ctx, transport, version, auth === 'bad_credentials' ? RC_BAD_USER_NAME_OR_PASSWORD : RC_NOT_AUTHORIZED, auth, v.info.clientId);
     }
     const attach: Attach = { info: v.info, transport, rest };
-    const id = v.info.clientId;
-    await lock(self, id);
+    let opened: Opened;
     try {
-      const existing = ctx.sessions.get(id);
-      if (existing !== undefined) {
-        try {
-          // 'ended': the old session lasted only as long as its connection; start afresh.
-          const taken = v.info.cleanStart ? 'ended' : await self.call(existing, ['takeover', attach], 15_000);
-          if (taken === 'ok') {
-            owned(self, existing, transport);
-            ctx.metrics.connects++;
-            return;
-          }
-          if (v.info.cleanStart) await self.call(existing, ['discard'], 15_000);
-        } catch (err) {
-          // The old session died meanwhile: start afresh.
-          if (!(err instanceof ExitError)) throw err;
-        }
-      }
-      const pid = await startSession(self, ctx, attach);
-      await registerSession(self, id, pid);
-      owned(self, pid, transport);
-      ctx.metrics.connects++;
-    } finally {
-      unlock(self, id);
+      opened = await openSession(self, ctx, attach);
+    } catch (err) {
+      // The id's lock was held too long, or the hand-over failed: the client may retry.
+      log.warn('open_session_failed', { client: v.info.clientId, error: err instanceof ExitError ? String(err.reason) : String(err) });
+      return refuse(ctx, transport, version, RC_SERVER_BUSY, 'open_session_failed', v.info.clientId);
     }
+    owned(self, opened.pid, transport);
+    ctx.metrics.connects++;
   };
 }
 

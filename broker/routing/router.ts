@@ -7,6 +7,7 @@
  * so a message published anywhere after a SUBACK reaches the subscriber. A member that
  * comes up gets our full snapshot; one that goes down or leaves has its routes purged.
  */
+import { CM } from '../cm/cm.js';
 import { genServer, logger, serverName, type Ctx, type From, type GenServer, type NodeName } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { ROUTE_PROTO_VSN, type RouteOp, type RouterPeerMsg } from './route-proto.js';
@@ -90,12 +91,15 @@ export const routerServer: GenServer<RouterProtocol, State, BrokerContext> = {
     switch (msg[0]) {
       case 'member_up':
         s.ctx.members.add(node!);
+        // Client ids' homes moved: their sessions register again (cm/home.ts).
+        self.cast(CM, ['rehome']);
         // A member that (re)connects gets all of ours at once.
         self.send(['router', node!], ['route_snapshot', ROUTE_PROTO_VSN, s.ctx.node, s.ctx.routes.routesOf(s.ctx.node)]);
         return genServer.noreply(s);
       case 'member_down':
       case 'member_left': {
         s.ctx.members.delete(node!);
+        self.cast(CM, ['rehome']);
         const n = s.ctx.routes.purge(node!);
         if (n > 0) log.info('routes_purged', { node, routes: n, why: msg[0] });
         for (const [seq, f] of s.inflight) if (f.waiting.delete(node!)) settle(s, seq);

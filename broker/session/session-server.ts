@@ -5,7 +5,7 @@
  * comes back, expires, or another connection takes it over.
  */
 import { generate, parser as mqttParser, type Packet, type Parser } from 'mqtt-packet';
-import { genServer, logger, type Ctx, type GenServer, type Pid, type Ref } from '../../runtime/index.js';
+import { genServer, logger, type Ctx, type From, type GenServer, type Pid, type Ref } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { Channel, type Action, type SubscribeItem } from '../connection/channel.js';
 import { connack, type ClientInfo } from '../connection/connect.js';
@@ -15,7 +15,10 @@ import type { Transport } from '../connection/transport.js';
 import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SERVER_SHUTTING_DOWN, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
-import { Session, type SubOpts } from './session.js';
+import { DISPATCHER } from '../routing/dispatcher.js';
+import { willChanged } from '../cm/cm.js';
+import { Session, type Pending, type SessionSnapshot, type SubOpts } from './session.js';
+import { mergePendings, pendingOf, resubscribeRequests } from './takeover.js';
 
 const log = logger('broker:session');
 
@@ -25,7 +28,12 @@ export interface Attach {
   readonly transport: Transport;
   /** Bytes that followed the CONNECT, in order (the transport is paused until attached). */
   readonly rest: readonly Buffer[];
+  /** The session comes from another node (`adopt`, then `resume`): attach only on `resume`. */
+  readonly adopting?: boolean;
 }
+
+/** How long each step of a hand-over between nodes may take (EMQX T_TAKEOVER). */
+export const TAKEOVER_TIMEOUT_MS = 15_000;
 
 /** What a session's `info` call says about it (inspection and tests). */
 export interface SessionInfo {
@@ -51,9 +59,32 @@ export interface SessionProtocol {
     takeover: { args: [attach: Attach]; reply: 'ok' | 'ended' };
     discard: { args: []; reply: 'ok' };
     info: { args: []; reply: SessionInfo };
+    /**
+     * A connection on another node takes this session over (FEATURES §3.4): the
+     * connection here is closed (0x8E) and, from now on, deliveries are kept for the
+     * new session. Reply: the session as data, or 'ended' (it lasted only as long as
+     * its connection: nothing to move).
+     */
+    takeover_begin: { args: []; reply: readonly ['ok', SessionSnapshot] | 'ended' };
+    /** The new session has its routes: once every forward sent here before is in, hand over what was kept, and end. */
+    takeover_end: { args: []; reply: Pending[] };
+    /** (New session) restore the moved session and subscribe its filters here; deliveries wait. */
+    adopt: { args: [snap: SessionSnapshot]; reply: 'ok' };
+    /** (New session) the old one ended with `pendings`: attach the connection and go on. */
+    resume: { args: [pendings: readonly Pending[]]; reply: 'ok' };
   };
-  info: DeliverMsg | readonly ['$data', Transport, Buffer] | readonly ['$closed', Transport] | readonly ['$drain'] | readonly ['$timer', 'keepalive' | 'retry' | 'expire' | 'will'];
+  info:
+    | DeliverMsg
+    | readonly ['$data', Transport, Buffer]
+    | readonly ['$closed', Transport]
+    | readonly ['$drain']
+    | readonly ['$handed_over', From]
+    /** The registry found another session holding our id, newer than us: end (as a discard). */
+    | readonly ['$kick', reason: string]
+    | readonly ['$timer', TimerKind];
 }
+
+type TimerKind = 'keepalive' | 'retry' | 'expire' | 'will' | 'handover';
 
 /*
  * State
@@ -62,7 +93,10 @@ export interface SessionProtocol {
  *   channel    the protocol over the current connection; undefined while disconnected
  *   transport  the socket we own while connected
  *   will       the pending will of the last connection (cleared by a normal DISCONNECT)
- *   timers     keepalive, retry, expiry and will-delay timers, by kind
+ *   timers     keepalive, retry, expiry, will-delay and hand-over timers, by kind
+ *   handoff    while another node takes this session over: deliveries kept for it
+ *   adopting   while this session is moved in from another node: the waiting
+ *              connection, deliveries held meanwhile, and the ids of the messages restored
  * Invariant: channel and transport are both set, or both undefined.
  */
 interface State {
@@ -76,6 +110,8 @@ interface State {
   keepalive: Keepalive | undefined;
   will: ClientInfo['will'];
   readonly timers: Map<string, Ref>;
+  handoff: Pending[] | undefined;
+  adopting: { readonly attach: Attach; readonly held: Pending[]; seen: Set<string> } | undefined;
 }
 
 export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, Attach]> = {
@@ -98,13 +134,18 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
       keepalive: undefined,
       will: undefined,
       timers: new Map(),
+      handoff: undefined,
+      adopting: undefined,
     };
     self.trapExit(true);
-    attachConnection(s, attach, false, self);
+    if (attach.adopting === true) {
+      s.adopting = { attach, held: [], seen: new Set() };
+      armTimer(s, 'handover', 2 * TAKEOVER_TIMEOUT_MS, self);
+    } else attachConnection(s, attach, false, self);
     return genServer.ok(s);
   },
 
-  handleCall(req, _from, s, self) {
+  handleCall(req, from, s, self) {
     switch (req[0]) {
       case 'takeover': {
         // A session that ends with its connection (v5 expiry 0, 3.1.1 clean session) ends
@@ -118,6 +159,14 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
       }
       case 'discard':
         return discard(s, self, 'ok');
+      case 'takeover_begin':
+        return takeoverBegin(s, self);
+      case 'takeover_end':
+        return takeoverEnd(s, from, self);
+      case 'adopt':
+        return adopt(s, req[1], self);
+      case 'resume':
+        return resume(s, req[1], self);
       case 'info':
         return genServer.reply<State, SessionInfo>(
           {
@@ -152,6 +201,19 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
       }
       case '$timer':
         return step(onTimer(s, msg[1], self), s);
+      case '$kick':
+        if (s.handoff !== undefined || s.adopting !== undefined) return genServer.noreply(s); // moving: the move decides
+        log.warn('session_kicked', { client: s.info.clientId, reason: msg[1] });
+        if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
+        publishWill(s, self);
+        return genServer.stop(['shutdown', 'kicked'], s);
+      case '$handed_over': {
+        // Every delivery that reached us before the barrier is in `handoff` now.
+        const kept = s.handoff ?? [];
+        s.handoff = undefined;
+        genServer.replyTo(msg[1], kept);
+        return genServer.stop(['shutdown', 'takenover'], s);
+      }
       case 'EXIT':
         // Our parent (session_sup) is going: end with it.
         return genServer.stop(msg[2], s);
@@ -161,6 +223,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
   },
 
   terminate(reason, s) {
+    s.adopting?.attach.transport.destroy(); // never attached: nobody else will close it
     const t = s.transport;
     if (t === undefined) return;
     // The broker is stopping: a v5 client is told why (0x8B Server shutting down, as EMQX).
@@ -178,6 +241,81 @@ function discard<R extends 'ok' | 'ended'>(s: State, self: Ctx, reply: R): Retur
   if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
   publishWill(s, self);
   return genServer.stop(['shutdown', 'discarded'], s, reply);
+}
+
+// --- moving between nodes (FEATURES §3.4) ----------------------------------------------
+
+/** Old session, first step: close the connection, keep deliveries from now on, give the state. */
+function takeoverBegin(s: State, self: Ctx): ReturnType<typeof genServer.reply<State, readonly ['ok', SessionSnapshot] | 'ended'>> | ReturnType<typeof genServer.stop<State, 'ended'>> {
+  if (s.info.sessionExpiryS === 0) return discard(s, self, 'ended');
+  // [MQTT-3.1.4-3]: the old connection gets DISCONNECT 0x8E; its will goes only if undelayed.
+  if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'takenover', self);
+  // The client is back (elsewhere) before a delayed will was due: none [MQTT-3.1.3-9].
+  cancelTimer(s, 'will', self);
+  s.will = undefined;
+  cancelTimer(s, 'retry', self);
+  cancelTimer(s, 'expire', self);
+  s.handoff = [];
+  armTimer(s, 'handover', 2 * TAKEOVER_TIMEOUT_MS, self);
+  s.ctx.metrics.takeovers++;
+  return genServer.reply(['ok', s.session.snapshot()] as const, s);
+}
+
+/**
+ * Old session, last step. The new session's routes are on every member now, but a
+ * forward sent here before a member learnt them may still be on its way: the
+ * dispatcher's barrier waits for those; what they delivered is in our mailbox ahead
+ * of `$handed_over`, so it is in `handoff` when that is handled.
+ */
+async function takeoverEnd(s: State, from: From, self: Ctx): Promise<ReturnType<typeof genServer.noreply<State>>> {
+  if (s.handoff === undefined) throw new Error('takeover_end without takeover_begin');
+  await self.call(DISPATCHER, ['barrier'], TAKEOVER_TIMEOUT_MS);
+  self.send(self.self, ['$handed_over', from]);
+  return genServer.noreply(s);
+}
+
+/** New session, first step: the moved state, and routes here for its subscriptions. */
+async function adopt(s: State, snap: SessionSnapshot, self: Ctx): Promise<ReturnType<typeof genServer.reply<State, 'ok'>>> {
+  const a = s.adopting;
+  if (a === undefined) throw new Error('adopt: not adopting');
+  a.seen = s.session.restore(snap);
+  const reqs = resubscribeRequests(snap);
+  if (reqs.length > 0) await subscribe(self, s.info.clientId, reqs);
+  return genServer.reply('ok' as const, s);
+}
+
+/** New session, last step: CONNACK (Session Present), resend inflight, then queue, then what both sessions kept. */
+function resume(s: State, fromOld: readonly Pending[], self: Ctx): ReturnType<typeof genServer.reply<State, 'ok'>> {
+  const a = s.adopting;
+  if (a === undefined) throw new Error('resume: not adopting');
+  s.adopting = undefined;
+  cancelTimer(s, 'handover', self);
+  const rest = mergePendings(a.seen, fromOld, a.held);
+  attachConnection(s, a.attach, true, self);
+  const now = Date.now();
+  for (const p of rest) {
+    const r = s.session.deliver(p.msg, p.qos, p.retain, p.subId, s.channel !== undefined, now);
+    if (r.dropped !== undefined) s.ctx.metrics.messagesDropped++;
+    if (r.work !== undefined && s.channel !== undefined) run(s, s.channel.work([r.work], now), self);
+  }
+  return genServer.reply('ok' as const, s);
+}
+
+/** A hand-over that never finished (the other node died mid-way). */
+function handoverTimedOut(s: State, self: Ctx): void {
+  if (s.adopting !== undefined) {
+    log.warn('adopt_timeout', { client: s.info.clientId });
+    self.stop(['shutdown', 'adopt_timeout']);
+    return;
+  }
+  const kept = s.handoff;
+  if (kept === undefined) return;
+  // The new session never took it: this one carries on, offline, with what it kept.
+  log.warn('takeover_abandoned', { client: s.info.clientId, kept: kept.length });
+  s.handoff = undefined;
+  const now = Date.now();
+  for (const p of kept) if (s.session.deliver(p.msg, p.qos, p.retain, p.subId, false, now).dropped !== undefined) s.ctx.metrics.messagesDropped++;
+  if (s.info.sessionExpiryS !== 0xffffffff) armTimer(s, 'expire', s.info.sessionExpiryS * 1000, self);
 }
 
 /** A handler's work may have to wait for the broker: the step waits with it. */
@@ -277,7 +415,7 @@ function runOne(s: State, a: Action, self: Ctx): boolean {
       return false;
     case 'client_disconnect':
       // [MQTT-3.14.4-3]: a normal DISCONNECT discards the will (v5 0x04 asks for it).
-      if (!a.publishWill) s.will = undefined;
+      if (!a.publishWill) setWill(s, undefined, self);
       if (a.sessionExpiryS !== undefined) s.info = { ...s.info, sessionExpiryS: Math.min(a.sessionExpiryS, s.ctx.cfg.mqtt.max_session_expiry_s) };
       void disconnected(s, 'normal', a.publishWill, self);
       return false;
@@ -316,6 +454,8 @@ function sendRetained(s: State, items: readonly SubscribeItem[], results: readon
 }
 
 function deliver(s: State, opts: DeliverMsg[1]['opts'], msg: DeliverMsg[2], self: Ctx): void {
+  if (s.handoff !== undefined) return void s.handoff.push(pendingOf(opts, msg));
+  if (s.adopting !== undefined) return void s.adopting.held.push(pendingOf(opts, msg));
   const now = Date.now();
   const t = s.transport;
   // A client that does not read: its socket backlog is bounded; beyond it, messages
@@ -383,8 +523,8 @@ function disconnected(s: State, why: string, abnormal: boolean, self: Ctx): void
 
 function publishWill(s: State, self: Ctx): void {
   const w = s.will;
-  s.will = undefined;
   if (w === undefined) return;
+  setWill(s, undefined, self);
   // The will is a publish by this client: the ACL applies to it as to any other (EMQX does so too).
   if (!s.ctx.acl.check(s.info.clientId, s.info.username, 'publish', w.msg.topic)) {
     log.warn('will_denied', { client: s.info.clientId, topic: w.msg.topic });
@@ -393,9 +533,20 @@ function publishWill(s: State, self: Ctx): void {
   publish(s.ctx, { ...w.msg, timestamp: Date.now() }, self);
 }
 
+/** The will the registry keeps for this client, for when this node dies (delay capped by the session's expiry). */
+export function registryWill(info: ClientInfo, will: ClientInfo['will']): ClientInfo['will'] {
+  return will === undefined ? undefined : { ...will, delayS: Math.min(will.delayS, info.sessionExpiryS) };
+}
+
+function setWill(s: State, will: ClientInfo['will'], self: Ctx): void {
+  if (s.will === will) return;
+  s.will = will;
+  if (s.ctx.dist.alive) willChanged(self, s.info.clientId, registryWill(s.info, will));
+}
+
 // --- timers ----------------------------------------------------------------------------
 
-function onTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', self: Ctx): void | Promise<unknown> {
+function onTimer(s: State, kind: TimerKind, self: Ctx): void | Promise<unknown> {
   s.timers.delete(kind);
   const now = Date.now();
   switch (kind) {
@@ -419,8 +570,11 @@ function onTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', self
     case 'will':
       publishWill(s, self);
       return;
+    case 'handover':
+      handoverTimedOut(s, self);
+      return;
     case 'expire':
-      if (s.channel !== undefined) return;
+      if (s.channel !== undefined || s.handoff !== undefined) return;
       publishWill(s, self);
       self.stop('normal');
       return;
@@ -431,7 +585,7 @@ function armKeepalive(s: State, r: ReturnType<Keepalive['check']>, self: Ctx): v
   if (r.status === 'ok') armTimer(s, 'keepalive', r.nextCheckInMs, self);
 }
 
-function armTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', ms: number, self: Ctx): void {
+function armTimer(s: State, kind: TimerKind, ms: number, self: Ctx): void {
   cancelTimer(s, kind, self);
   s.timers.set(kind, self.sendAfter(self.self, ['$timer', kind], ms));
 }

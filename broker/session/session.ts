@@ -7,7 +7,7 @@
  */
 import type { Message, QoS } from '../mqtt/message.js';
 import { isExpired, withDup } from '../mqtt/message.js';
-import { Inflight, type Resend } from './inflight.js';
+import { Inflight, type InflightEntry, type Resend } from './inflight.js';
 import { MQueue } from './mqueue.js';
 import { PacketIds } from './packet-id.js';
 
@@ -41,12 +41,26 @@ export interface Outgoing {
 export type Work = { readonly t: 'publish'; readonly out: Outgoing } | { readonly t: 'pubrel'; readonly packetId: number };
 
 /** A queued delivery keeps how it must go out. */
-interface Pending {
+export interface Pending {
   readonly msg: Message;
   readonly qos: QoS;
   readonly topic: string;
   readonly retain: boolean;
   readonly subId: number | undefined;
+}
+
+/**
+ * A session as plain data, to move it to another node (cross-node takeover): what it
+ * subscribed, what it owes the client (inflight with their packet ids, then queued),
+ * and the incoming QoS 2 ids awaiting PUBREL. Encodes with the distribution codec.
+ */
+export interface SessionSnapshot {
+  readonly clientId: string;
+  readonly subscriptions: readonly (readonly [raw: string, opts: SubOpts])[];
+  readonly inflight: readonly (readonly [packetId: number, entry: InflightEntry<Pending>])[];
+  readonly mqueue: readonly Pending[];
+  readonly awaitingRel: readonly (readonly [packetId: number, atMs: number])[];
+  readonly lastPacketId: number;
 }
 
 export interface SessionLimits {
@@ -63,7 +77,7 @@ export class Session {
   readonly mqueue: MQueue<Pending>;
   /** Incoming QoS 2 packet ids with the time their PUBLISH arrived. */
   readonly awaitingRel = new Map<number, number>();
-  private readonly ids = new PacketIds();
+  private ids = new PacketIds();
 
   constructor(
     readonly clientId: string,
@@ -193,6 +207,38 @@ export class Session {
       n++;
     }
     return n;
+  }
+
+  /** The whole session as data (see SessionSnapshot). */
+  snapshot(): SessionSnapshot {
+    return {
+      clientId: this.clientId,
+      subscriptions: [...this.subscriptions],
+      inflight: [...this.inflight],
+      mqueue: this.mqueue.toArray(),
+      awaitingRel: [...this.awaitingRel],
+      lastPacketId: this.ids.last,
+    };
+  }
+
+  /** Take over a session moved from another node; returns the ids of the messages it owes. */
+  restore(snap: SessionSnapshot): Set<string> {
+    const seen = new Set<string>();
+    for (const [raw, opts] of snap.subscriptions) this.subscriptions.set(raw, opts);
+    // The window may be smaller here; inflight entries keep their ids (they are resent
+    // with DUP), so lift the cap until they are acknowledged.
+    this.inflight = new Inflight<Pending>(Math.max(this.limits.maxInflight, snap.inflight.length));
+    for (const [id, e] of snap.inflight) {
+      this.inflight.insert(id, e);
+      if (e.phase === 'wait_ack') seen.add(e.message.msg.id);
+    }
+    for (const p of snap.mqueue) {
+      this.mqueue.push(p);
+      seen.add(p.msg.id);
+    }
+    for (const [id, at] of snap.awaitingRel) this.awaitingRel.set(id, at);
+    this.ids = new PacketIds(snap.lastPacketId);
+    return seen;
   }
 
   /** Messages still owed to the client (inflight + queued), for takeover and inspection. */
