@@ -15,7 +15,7 @@ const USAGE = `usage: ctl --node NODE [--cookie C] [--epmd-port P] COMMAND
   cluster force-leave NODE   remove NODE from the cluster (down or up)
   cluster status [--json]    running and stopped members
   routes list [--json]       the route table (filter -> nodes)
-  clients show ID [--json]   where the cluster registry says client ID is connected
+  clients show ID... [--json]  where the cluster registry says each client ID is connected
   clients local [--json]     the client ids whose sessions live on NODE
   forwarded                  messages forwarded to each node since start (JSON)`;
 
@@ -70,8 +70,10 @@ async function run(on: <T>(fn: () => T) => T, target: string, cmd: readonly stri
     }
     if (area === 'clients') {
       if (verb === 'show' && arg !== undefined) {
-        const r = (await call('client_lookup', arg)) as ClientLookup;
-        process.stdout.write(json ? JSON.stringify(r) + '\n' : r.node === null ? `${arg}: not connected (home ${r.home})\n` : `${arg}: ${r.node} ${r.pid} (home ${r.home})\n`);
+        const rs = (await call('client_lookup', cmd.slice(2))) as ClientLookup[];
+        // One id prints one object, several an array, so scripts can ask for one cheaply.
+        if (json) process.stdout.write(JSON.stringify(rs.length === 1 ? rs[0] : rs) + '\n');
+        else for (const r of rs) process.stdout.write(r.node === null ? `${r.id}: not connected (home ${r.home})\n` : `${r.id}: ${r.node} ${r.pid} (home ${r.home})\n`);
         return 0;
       }
       if (verb === 'local') {

@@ -13,6 +13,7 @@ import type { Registration } from '../cm/registry.js';
 
 /** `client_lookup`'s answer: plain data for the CLI. */
 export interface ClientLookup {
+  readonly id: string;
   readonly home: NodeName;
   readonly node: NodeName | null;
   readonly pid: string | null;
@@ -32,11 +33,16 @@ export function ctlFunctions(node: LocalNode, ctx: BrokerContext): Record<string
     /** Messages forwarded to each node since start (the per-peer counter). */
     forwarded: () => Object.fromEntries(ctx.forwardedTo),
     node_name: () => node.name,
-    /** Where the cluster says client `id` is: asked of the id's home, as a CONNECT would. */
-    client_lookup: async (id: string): Promise<ClientLookup> => {
-      const home = homeOf(id, [ctx.node, ...ctx.members]);
-      const r = (await caller().call(['cm_registry', home], ['lookup', id], 10_000)) as Registration | undefined;
-      return { home, node: r?.node ?? null, pid: r === undefined ? null : String(r.pid), will: r?.will !== undefined };
+    /** Where the cluster says each client id is: asked of the id's home, as a CONNECT would. */
+    client_lookup: async (ids: readonly string[]): Promise<ClientLookup[]> => {
+      const self = caller();
+      const out: ClientLookup[] = [];
+      for (const id of ids) {
+        const home = homeOf(id, [ctx.node, ...ctx.members]);
+        const r = (await self.call(['cm_registry', home], ['lookup', id], 10_000)) as Registration | undefined;
+        out.push({ id, home, node: r?.node ?? null, pid: r === undefined ? null : String(r.pid), will: r?.will !== undefined });
+      }
+      return out;
     },
     /** The client ids whose sessions live on this node. */
     clients_local: (): string[] => [...ctx.sessions.keys()],
