@@ -111,10 +111,17 @@ function report(r: ClusterResult, ok: string, failed: string, json: boolean): nu
   return 1;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`ctl: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+/** Exit once stdout and stderr are flushed: a pipe is written asynchronously, and exiting at once would cut a long answer short. */
+function exitAfterFlush(code: number): void {
+  let left = 2;
+  const done = (): void => {
+    if (--left === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+main(process.argv.slice(2)).then(exitAfterFlush, (err: unknown) => {
+  process.stderr.write(`ctl: ${err instanceof Error ? err.message : String(err)}\n`);
+  exitAfterFlush(1);
+});

@@ -171,30 +171,20 @@ function killNode(n: BenchNode): Promise<void> {
   });
 }
 
-/**
- * Run a command to its end within CTL_TIMEOUT_MS; its stdout, or an error with its
- * output. Stdout goes to a file, not a pipe: ctl exits right after its write, and
- * Node's writes to a pipe are asynchronous, so a large answer (`routes list --json` of
- * thousands of routes) would reach a pipe cut short; writes to a file are synchronous.
- */
+/** Run a command to its end within CTL_TIMEOUT_MS; its stdout, or an error with its output. */
 function runToEnd(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'beamq-ctl-out-'));
-  const file = path.join(dir, 'stdout');
-  const fd = fs.openSync(file, 'w');
   return new Promise<string>((resolve, reject) => {
-    const p = spawn(cmd, args, { env, stdio: ['ignore', fd, 'pipe'] });
+    const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
-    p.stderr?.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     const timer = setTimeout(() => p.kill('SIGKILL'), CTL_TIMEOUT_MS);
     p.once('close', (code, signal) => {
       clearTimeout(timer);
-      const stdout = fs.readFileSync(file, 'utf8');
       if (code === 0) resolve(stdout);
       else reject(new Error(`${args.slice(1).join(' ')} failed (${code ?? signal}):\n${stdout}${stderr}`));
     });
-  }).finally(() => {
-    fs.closeSync(fd);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 }
 

@@ -101,3 +101,15 @@ test.serial('cluster: kill -9 of a node under traffic — its routes go, nothing
   await traffic;
   t.pass();
 });
+
+test.serial('ctl: a long answer (5000 routes, ~300 KB of JSON) arrives whole through a pipe', async (t) => {
+  const c = await startCluster(t, 1);
+  const sub = await mqttClient(t, c.nodes[0]!.tcp, { clientId: 'many' });
+  const filters = Array.from({ length: 5000 }, (_, i) => `t/mqttx/+/${i}/sub/+/#/padding-to-make-the-answer-long`.replace('/#/', '/x/'));
+  for (let i = 0; i < filters.length; i += 500) await sub.subscribeAsync(filters.slice(i, i + 500), { qos: 0 });
+  const r = await c.ctl(c.nodes[0]!.name, 'routes', 'list', '--json');
+  t.is(r.code, 0);
+  t.true(r.stdout.length > 250_000, `${r.stdout.length} bytes`);
+  const routes = JSON.parse(r.stdout) as { filter: string }[];
+  t.is(routes.length, 5000);
+});
