@@ -8,6 +8,10 @@
  *                                          node2 (cross) vs. both on the standalone node
  *                                          (single); fanin_q<Q>_ratio = cross / single
  *   latency_{single,cross}_{p50,p99,max}_us  one publisher → one subscriber at a fixed rate
+ *   connect_{new,takeover}_{single,cross}_{p50,p99,max}_us  CONNECT → CONNACK, one at
+ *                                          a time: a new id (cluster: round-robin over the
+ *                                          members), and a persistent session taken over
+ *                                          from node1 on node2 (single: on the same node)
  *   storm_*                                clients round-robin over the cluster, each
  *                                          subscribing its own filter: time to all SUBACKs,
  *                                          per-client connect→SUBACK, time until every
@@ -22,7 +26,7 @@
  * so that a fan-in measures delivery, not the drop policy; `sent`/`received` show losses.
  *
  * Sizes (environment):
- *   CLUSTER_BENCH_RUNS=fanin,latency,storm   which runs (default all)
+ *   CLUSTER_BENCH_RUNS=fanin,latency,connect,storm   which runs (default all)
  *   CLUSTER_BENCH_NODES=3          nodes in the cluster (≥ 2)
  *   CLUSTER_BENCH_MSGS=100000      fan-in QoS 0 messages per run, over all publishers
  *   CLUSTER_BENCH_MSGS_QOS1=20000  the same at QoS 1 (slower: each subscriber delivery waits for a window slot)
@@ -31,9 +35,11 @@
  *   CLUSTER_BENCH_PAYLOAD=64       payload bytes (fan-in and latency)
  *   CLUSTER_BENCH_RATE=2000        latency: messages per second offered
  *   CLUSTER_BENCH_SECONDS=3        latency: seconds per run
+ *   CLUSTER_BENCH_CONNECTS=500     connect: new ids per case (takeovers: half as many)
  *   CLUSTER_BENCH_CLIENTS=5000     storm clients
  *   CLUSTER_BENCH_CONCURRENCY=100  storm clients connecting at once
  */
+import { connectNew, connectTakeover, type ConnectLatency } from './cluster-connect.js';
 import { fanIn } from './cluster-fanin.js';
 import { latency } from './cluster-latency.js';
 import { startNodes, type BenchNode } from './cluster-nodes.js';
@@ -53,7 +59,7 @@ const num = (name: string, dflt: number, min = 1): number => {
 const list = (name: string, dflt: string): string[] => (process.env[name] ?? dflt).split(',').filter((s) => s !== '');
 
 export async function benchCluster(): Promise<void> {
-  const runs = list('CLUSTER_BENCH_RUNS', 'fanin,latency,storm');
+  const runs = list('CLUSTER_BENCH_RUNS', 'fanin,latency,connect,storm');
   const nodeCount = num('CLUSTER_BENCH_NODES', 3, 2);
   const alives = [...Array.from({ length: nodeCount }, (_, i) => `bench_c${i + 1}`), 'bench_single'];
   note(`starting ${nodeCount} cluster nodes and a standalone one`);
@@ -106,6 +112,24 @@ export async function benchCluster(): Promise<void> {
         emit({ bench: BENCH, figure: `latency_${where}_p50_us`, impl: IMPL, value: r.p50Us, unit: 'us', ...extra });
         emit({ bench: BENCH, figure: `latency_${where}_p99_us`, impl: IMPL, value: r.p99Us, unit: 'us', ...extra });
         emit({ bench: BENCH, figure: `latency_${where}_max_us`, impl: IMPL, value: r.maxUs, unit: 'us', ...extra });
+      }
+    }
+
+    if (runs.includes('connect')) {
+      const n = num('CLUSTER_BENCH_CONNECTS', 500);
+      const cases: [string, string, () => Promise<ConnectLatency>][] = [
+        ['new', 'single', () => connectNew([single.port], n, 'new_single')],
+        ['new', 'cross', () => connectNew(members.map((m) => m.port), n, 'new_cross')],
+        ['takeover', 'single', () => connectTakeover(single.port, single.port, Math.ceil(n / 2), 'tk_single')],
+        ['takeover', 'cross', () => connectTakeover(n1.port, n2.port, Math.ceil(n / 2), 'tk_cross')],
+      ];
+      for (const [kind, where, run] of cases) {
+        note(`connect ${kind} ${where}`);
+        const [r, cpu_s] = await cpu(run);
+        const extra = { samples: r.samples, ...(kind === 'takeover' ? { session_not_present: r.notPresent } : {}), cpu_s };
+        emit({ bench: BENCH, figure: `connect_${kind}_${where}_p50_us`, impl: IMPL, value: r.p50Us, unit: 'us', ...extra });
+        emit({ bench: BENCH, figure: `connect_${kind}_${where}_p99_us`, impl: IMPL, value: r.p99Us, unit: 'us', ...extra });
+        emit({ bench: BENCH, figure: `connect_${kind}_${where}_max_us`, impl: IMPL, value: r.maxUs, unit: 'us', ...extra });
       }
     }
 
