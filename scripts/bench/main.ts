@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- <family> [...]`: runs benchmark families and prints one JSON line
- * per figure. Families: epmd, runtime, trie. With no argument, every family runs.
+ * per figure. Families: epmd, runtime, trie, mqtt. With no argument, every family runs.
  */
 import { benchEpmd } from './epmd.js';
+import { benchMqtt } from './mqtt.js';
 import { benchRuntime } from './runtime.js';
 import { benchTrie } from './trie.js';
 import { note } from './report.js';
@@ -11,6 +12,7 @@ const FAMILIES: Record<string, () => Promise<void>> = {
   epmd: benchEpmd,
   runtime: benchRuntime,
   trie: benchTrie,
+  mqtt: benchMqtt,
 };
 
 async function main(): Promise<void> {
