@@ -1,0 +1,112 @@
+/**
+ * The bytes a client sends, cut into MQTT packets: a framer that checks each fixed
+ * header as soon as it is complete (a malformed Remaining Length [MQTT-1.5.5-1] or
+ * a packet over the Maximum Packet Size is refused before its body is buffered), the
+ * fast decoder of publish-codec.ts for the common packets, and mqtt-packet for the
+ * rest (made on first need: most connections only ever publish). Pure.
+ */
+import { parser as mqttParser, type Packet, type Parser } from 'mqtt-packet';
+import { decodeFast } from '../mqtt/publish-codec.js';
+
+export type InboundResult =
+  /** Whole packets so far; `error` is mqtt-packet's complaint about the next one, if any. */
+  | { readonly t: 'ok'; readonly packets: readonly Packet[]; readonly error?: unknown }
+  /** The stream is unacceptable: nothing of this chunk is to be processed. */
+  | { readonly t: 'too_large' | 'malformed' };
+
+const NONE: Packet[] = [];
+
+export class Inbound {
+  /** Bytes of an incomplete packet, and how many the packet needs when its header is known. */
+  private held: Buffer[] = [];
+  private heldLen = 0;
+  private need = 0;
+  private fallback: Parser | undefined;
+  private out: Packet[] = NONE;
+  private error: unknown;
+
+  constructor(
+    private readonly protocolVersion: number,
+    /** 0 = no limit. */
+    private readonly maxPacketSize: number,
+  ) {}
+
+  push(chunk: Buffer): InboundResult {
+    if (this.heldLen > 0) {
+      this.held.push(chunk);
+      this.heldLen += chunk.length;
+      if (this.heldLen < this.need) return { t: 'ok', packets: NONE }; // the body is still coming
+      chunk = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.heldLen);
+      this.held = [];
+      this.heldLen = 0;
+      this.need = 0;
+    }
+    // First every packet boundary, so that a bad header anywhere refuses the whole chunk.
+    const bounds: number[] = [];
+    let i = 0;
+    const n = chunk.length;
+    while (i < n) {
+      const h = this.header(chunk, i);
+      if (h === 'too_large' || h === 'malformed') return { t: h };
+      if (h === undefined || h.end > n) {
+        // An incomplete packet: hold its bytes until it is whole.
+        this.held = [chunk.subarray(i)];
+        this.heldLen = n - i;
+        this.need = h === undefined ? 0 : h.end - i;
+        break;
+      }
+      bounds.push(i, h.body, h.end);
+      i = h.end;
+    }
+    if (bounds.length === 0) return { t: 'ok', packets: NONE };
+    const packets: Packet[] = [];
+    for (let k = 0; k < bounds.length; k += 3) {
+      const start = bounds[k]!;
+      const end = bounds[k + 2]!;
+      const p = decodeFast(chunk, start, bounds[k + 1]!, end, this.protocolVersion);
+      if (p !== undefined) {
+        packets.push(p);
+        continue;
+      }
+      const err = this.slow(chunk.subarray(start, end), packets);
+      // After a malformed packet nothing more is read: the connection is closed.
+      if (err !== undefined) return { t: 'ok', packets, error: err };
+    }
+    return { t: 'ok', packets };
+  }
+
+  /** Fixed header at `i`: where the body starts and the packet ends; undefined if incomplete. */
+  private header(b: Buffer, i: number): { body: number; end: number } | 'too_large' | 'malformed' | undefined {
+    let len = 0;
+    let mult = 1;
+    for (let k = 1; k <= 4; k++) {
+      if (i + k >= b.length) return undefined;
+      const x = b[i + k]!;
+      len += (x & 0x7f) * mult;
+      mult *= 128;
+      if ((x & 0x80) === 0) {
+        const total = 1 + k + len;
+        if (this.maxPacketSize > 0 && total > this.maxPacketSize) return 'too_large';
+        return { body: i + 1 + k, end: i + total };
+      }
+    }
+    return 'malformed'; // [MQTT-1.5.5-1]: the Remaining Length has 4 bytes at most
+  }
+
+  /** One whole packet through mqtt-packet; returns its error, if any. */
+  private slow(bytes: Buffer, packets: Packet[]): unknown {
+    const p = (this.fallback ??= this.makeParser());
+    this.out = packets;
+    this.error = undefined;
+    p.parse(bytes);
+    this.out = NONE;
+    return this.error;
+  }
+
+  private makeParser(): Parser {
+    const p = mqttParser({ protocolVersion: this.protocolVersion as 3 | 4 | 5 });
+    p.on('packet', (pk: Packet) => void this.out.push(pk));
+    p.on('error', (e: unknown) => void (this.error ??= e));
+    return p;
+  }
+}

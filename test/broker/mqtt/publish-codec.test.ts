@@ -1,0 +1,107 @@
+/** broker/mqtt/publish-codec.ts: the fast paths give exactly mqtt-packet's bytes and packet objects, and step aside for the rest. */
+import test from 'ava';
+import fc from 'fast-check';
+import { generate, parser, type IPublishPacket, type Packet } from 'mqtt-packet';
+import { decodeFast, encodePublish } from '../../../broker/mqtt/publish-codec.js';
+
+function parseWithMqttPacket(b: Buffer, protocolVersion: 4 | 5): Packet {
+  let out: Packet | undefined;
+  const p = parser({ protocolVersion });
+  p.on('packet', (pk: Packet) => (out = pk));
+  p.parse(b);
+  if (out === undefined) throw new Error('mqtt-packet parsed nothing');
+  return out;
+}
+
+/** Fixed header of a whole packet in `b`: [body start, end]. */
+function bounds(b: Buffer): [number, number] {
+  let i = 1;
+  while ((b[i]! & 0x80) !== 0) i++;
+  return [i + 1, b.length];
+}
+
+const publishArb = fc.record({
+  topic: fc.string({ unit: 'grapheme', maxLength: 40 }),
+  payload: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  qos: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  dup: fc.boolean(),
+  retain: fc.boolean(),
+  messageId: fc.integer({ min: 1, max: 65535 }),
+  version: fc.constantFrom(4 as const, 5 as const),
+});
+
+test('publish-codec: encodePublish gives mqtt-packet bytes, for every QoS, flag, topic and payload (v3.1.1 and v5)', (t) => {
+  fc.assert(
+    fc.property(publishArb, (a) => {
+      const p: IPublishPacket = { cmd: 'publish', topic: a.topic, payload: a.payload, qos: a.qos, dup: a.dup, retain: a.retain, ...(a.qos > 0 ? { messageId: a.messageId } : {}) };
+      const ours = encodePublish(p, a.version);
+      t.truthy(ours);
+      t.deepEqual(ours, generate(p, { protocolVersion: a.version }));
+    }),
+  );
+});
+
+test('publish-codec: a payload encoded for two subscribers keeps each packet id and QoS apart', (t) => {
+  const payload = Buffer.from('shared');
+  const q0 = encodePublish({ cmd: 'publish', topic: 't', payload, qos: 0, dup: false, retain: false }, 4)!;
+  const a = encodePublish({ cmd: 'publish', topic: 't', payload, qos: 1, dup: false, retain: false, messageId: 7 }, 4)!;
+  const b = encodePublish({ cmd: 'publish', topic: 't', payload, qos: 1, dup: false, retain: false, messageId: 9 }, 4)!;
+  const q0again = encodePublish({ cmd: 'publish', topic: 't', payload, qos: 0, dup: false, retain: false }, 4)!;
+  const other = encodePublish({ cmd: 'publish', topic: 'u', payload, qos: 0, dup: false, retain: true }, 5)!;
+  t.is(parseWithMqttPacket(a, 4).messageId, 7);
+  t.is(parseWithMqttPacket(b, 4).messageId, 9);
+  t.deepEqual(q0, q0again);
+  t.deepEqual(other, generate({ cmd: 'publish', topic: 'u', payload, qos: 0, dup: false, retain: true }, { protocolVersion: 5 }));
+});
+
+test('publish-codec: encodePublish leaves packets with properties or string payloads to mqtt-packet', (t) => {
+  t.is(encodePublish({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, dup: false, retain: false, properties: { contentType: 'a' } }, 5), undefined);
+  t.is(encodePublish({ cmd: 'publish', topic: 't', payload: 'x', qos: 0, dup: false, retain: false }, 4), undefined);
+});
+
+test('publish-codec: decodeFast reads PUBLISH as mqtt-packet does (v3.1.1 and v5 without properties)', (t) => {
+  fc.assert(
+    fc.property(publishArb, (a) => {
+      const p: IPublishPacket = { cmd: 'publish', topic: a.topic, payload: a.payload, qos: a.qos, dup: a.dup, retain: a.retain, ...(a.qos > 0 ? { messageId: a.messageId } : {}) };
+      const b = generate(p, { protocolVersion: a.version });
+      const [body, end] = bounds(b);
+      const ours = decodeFast(b, 0, body, end, a.version);
+      t.deepEqual({ ...ours }, { ...parseWithMqttPacket(b, a.version) });
+    }),
+  );
+});
+
+test('publish-codec: decodeFast reads 2-byte acks and PINGREQ as mqtt-packet does (v5 acks may omit the reason code)', (t) => {
+  const rows: [string, number[]][] = [
+    ['puback', [0x40, 2, 0, 1]],
+    ['pubrec', [0x50, 2, 1, 44]],
+    ['pubrel', [0x62, 2, 0xff, 0xff]],
+    ['pubcomp', [0x70, 2, 0, 2]],
+    ['pingreq', [0xc0, 0]],
+  ];
+  for (const version of [4, 5] as const) {
+    for (const [what, raw] of rows) {
+      const b = Buffer.from(raw);
+      t.deepEqual({ ...decodeFast(b, 0, 2, b.length, version) }, { ...parseWithMqttPacket(b, version) }, `${what} v${version}`);
+    }
+  }
+});
+
+test('publish-codec: decodeFast steps aside for properties, reason codes, bad flags and short packets', (t) => {
+  const withProps = generate({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, dup: false, retain: false, properties: { contentType: 'a' } }, { protocolVersion: 5 });
+  const ackWithCode = generate({ cmd: 'puback', messageId: 1, reasonCode: 0x10 }, { protocolVersion: 5 });
+  const rows: [string, Buffer, 4 | 5][] = [
+    ['publish with properties', withProps, 5],
+    ['puback with a reason code', ackWithCode, 5],
+    ['pubrel with flags 0', Buffer.from([0x60, 2, 0, 1]), 4],
+    ['puback with flags 2', Buffer.from([0x42, 2, 0, 1]), 4],
+    ['publish with QoS 3', Buffer.from([0x36, 5, 0, 1, 0x74, 0, 1]), 4],
+    ['publish whose topic runs past the end', Buffer.from([0x30, 3, 0, 9, 0x74]), 4],
+    ['QoS 1 publish without a packet id', Buffer.from([0x32, 3, 0, 1, 0x74]), 4],
+    ['subscribe', generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }), 4],
+  ];
+  for (const [what, b, v] of rows) {
+    const [body, end] = bounds(b);
+    t.is(decodeFast(b, 0, body, end, v), undefined, what);
+  }
+});
