@@ -2,7 +2,8 @@
  * The route table: filter → the nodes that have at least one subscriber for it
  * (FEATURES M3). Exact filters are a Map lookup; wildcard filters live in the trie.
  * `match(topic)` is what every publish reads, synchronously, on the publishing
- * process; only the router process writes. Pure: no processes, no I/O.
+ * process, so its answers are cached per topic until the next write; only the router
+ * process writes. Pure: no processes, no I/O.
  */
 import type { NodeName } from '../../runtime/index.js';
 import { isWildcard } from '../mqtt/topic.js';
@@ -13,11 +14,16 @@ export interface Route {
   readonly nodes: ReadonlySet<NodeName>;
 }
 
+/** Topics whose matches are remembered; past this the cache starts over (bounded memory). */
+const MATCH_CACHE_MAX = 10_000;
+
 export class RouteTable {
   private readonly exact = new Map<string, Set<NodeName>>();
   private readonly wild = new Map<string, Set<NodeName>>();
   private readonly trie = new Trie();
   private readonly byNode = new Map<NodeName, Set<string>>();
+  /** topic → match(topic); emptied by every add and delete (writes are rare next to publishes). */
+  private readonly matched = new Map<string, readonly Route[]>();
 
   /** Add `node` as a destination of `filter`. True if the route is new. */
   add(filter: string, node: NodeName): boolean {
@@ -30,6 +36,7 @@ export class RouteTable {
     }
     if (nodes.has(node)) return false;
     nodes.add(node);
+    this.matched.clear();
     let fs = this.byNode.get(node);
     if (fs === undefined) this.byNode.set(node, (fs = new Set()));
     fs.add(filter);
@@ -42,6 +49,7 @@ export class RouteTable {
     const m = wildcard ? this.wild : this.exact;
     const nodes = m.get(filter);
     if (nodes?.delete(node) !== true) return false;
+    this.matched.clear();
     if (nodes.size === 0) {
       m.delete(filter);
       if (wildcard) this.trie.delete(filter);
@@ -61,8 +69,18 @@ export class RouteTable {
     return n;
   }
 
-  /** The routes whose filter matches `topic`. */
-  match(topic: string): Route[] {
+  /** The routes whose filter matches `topic` (shared: not to be modified). */
+  match(topic: string): readonly Route[] {
+    let out = this.matched.get(topic);
+    if (out === undefined) {
+      if (this.matched.size >= MATCH_CACHE_MAX) this.matched.clear();
+      out = this.lookup(topic);
+      this.matched.set(topic, out);
+    }
+    return out;
+  }
+
+  private lookup(topic: string): Route[] {
     const out: Route[] = [];
     const e = this.exact.get(topic);
     if (e !== undefined) out.push({ filter: topic, nodes: e });
