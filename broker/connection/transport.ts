@@ -32,7 +32,7 @@ export class TcpTransport implements Transport {
   readonly kind = 'tcp';
   readonly peer: string;
   readonly peerhost: string;
-  private dataFn: (c: Buffer) => void = noop;
+  private dataFn: ((c: Buffer) => void) | undefined;
   private closeFn: () => void = noop;
   private drainFn: () => void = noop;
   private corked = false;
@@ -42,7 +42,8 @@ export class TcpTransport implements Transport {
     this.peerhost = socket.remoteAddress ?? '';
     this.peer = `${this.peerhost}:${socket.remotePort ?? 0}`;
     socket.setNoDelay(true);
-    socket.on('data', (c: Buffer) => this.dataFn(c));
+    // No 'data' listener yet: the socket does not read until its first owner is ready
+    // (the acceptor's first turn can come after the client's CONNECT has arrived).
     socket.on('drain', () => this.drainFn());
     socket.on('error', noop); // 'close' follows
     socket.on('close', () => {
@@ -90,6 +91,7 @@ export class TcpTransport implements Transport {
   }
 
   onData(fn: (chunk: Buffer) => void): void {
+    if (this.dataFn === undefined) this.socket.on('data', (c: Buffer) => this.dataFn!(c));
     this.dataFn = fn;
   }
 
@@ -105,7 +107,9 @@ export class TcpTransport implements Transport {
 
 export class WsTransport implements Transport {
   readonly kind = 'ws';
-  private dataFn: (c: Buffer) => void = noop;
+  private dataFn: ((c: Buffer) => void) | undefined;
+  /** Messages that came before the first owner was ready (see TcpTransport). */
+  private early: Buffer[] = [];
   private closeFn: () => void = noop;
   private drainFn: () => void = noop;
   closed = false;
@@ -117,7 +121,9 @@ export class WsTransport implements Transport {
   ) {
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer) => {
-      this.dataFn(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
+      const b = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (this.dataFn === undefined) this.early.push(b);
+      else this.dataFn(b);
     });
     ws.on('error', noop);
     ws.on('close', () => {
@@ -155,6 +161,9 @@ export class WsTransport implements Transport {
 
   onData(fn: (chunk: Buffer) => void): void {
     this.dataFn = fn;
+    const early = this.early;
+    this.early = [];
+    for (const b of early) fn(b);
   }
 
   onClose(fn: () => void): void {
