@@ -74,6 +74,7 @@ export class TcpTransport implements Transport {
 
   end(): void {
     if (this.corked) this.uncork();
+    if (this.closed) return; // the peer went first: end() would only make an error to throw away
     this.socket.end();
     this.socket.destroySoon();
   }
