@@ -37,7 +37,7 @@ function config(): { load: LoadConfig; limits: BrokerLimits } {
       subscribers: env('SUBSCRIBERS', 100),
       fanoutWindow: env('FANOUT_WINDOW', 100),
       pairs: env('PAIRS', 500),
-      latencyRate: env('LATENCY_RATE', 10_000),
+      latencyRate: env('LATENCY_RATE', 5_000),
       stormClients: env('STORM_CLIENTS', 5000),
       stormConcurrency: env('STORM_CONCURRENCY', 100),
       idleClients: env('IDLE_CLIENTS', 10_000),
