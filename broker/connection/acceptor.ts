@@ -5,7 +5,7 @@
  * Runs as a short-lived process per connection.
  */
 import { randomBytes } from 'node:crypto';
-import { parser as mqttParser, generate, type IConnectPacket, type Packet } from 'mqtt-packet';
+import { generate, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { logger, ExitError, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { lock, registerSession, unlock } from '../cm/cm.js';
@@ -13,6 +13,7 @@ import { RC_BAD_USER_NAME_OR_PASSWORD, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, R
 import type { Attach } from '../session/session-server.js';
 import { startSession } from '../session/session-sup.js';
 import { checkConnect, connackRefused } from './connect.js';
+import { parseWhole } from './inbound.js';
 import type { Transport } from './transport.js';
 
 const log = logger('broker:acceptor');
@@ -101,13 +102,10 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
 }
 
 function parseOne(b: Buffer): Packet | undefined {
-  let out: Packet | undefined;
-  const p = mqttParser({ protocolVersion: 5 });
-  p.on('packet', (pk: Packet) => (out ??= pk));
-  p.on('error', () => undefined);
+  const out: Packet[] = [];
   // The parser reads the CONNECT's own protocol level; version 5 only enables properties.
-  p.parse(b);
-  return out;
+  parseWhole(b, 5, out);
+  return out[0];
 }
 
 function refuse(ctx: BrokerContext, t: Transport, version: number, rc: number, why: string, clientId?: string): void {

@@ -3,7 +3,9 @@
  * header as soon as it is complete (a malformed Remaining Length [MQTT-1.5.5-1] or
  * a packet over the Maximum Packet Size is refused before its body is buffered), the
  * fast decoder of publish-codec.ts for the common packets, and mqtt-packet for the
- * rest (made on first need: most connections only ever publish). Pure.
+ * rest. mqtt-packet only ever gets one whole packet at a time, so one parser per
+ * protocol version serves every connection (a parser is an EventEmitter and a
+ * stream-backed buffer list: costly to make per connection). Pure.
  */
 import { parser as mqttParser, type Packet, type Parser } from 'mqtt-packet';
 import { decodeFast } from '../mqtt/publish-codec.js';
@@ -21,9 +23,6 @@ export class Inbound {
   private held: Buffer[] = [];
   private heldLen = 0;
   private need = 0;
-  private fallback: Parser | undefined;
-  private out: Packet[] = NONE;
-  private error: unknown;
 
   constructor(
     private readonly protocolVersion: number,
@@ -68,7 +67,7 @@ export class Inbound {
         packets.push(p);
         continue;
       }
-      const err = this.slow(chunk.subarray(start, end), packets);
+      const err = parseWhole(chunk.subarray(start, end), this.protocolVersion, packets);
       // After a malformed packet nothing more is read: the connection is closed.
       if (err !== undefined) return { t: 'ok', packets, error: err };
     }
@@ -92,21 +91,33 @@ export class Inbound {
     }
     return 'malformed'; // [MQTT-1.5.5-1]: the Remaining Length has 4 bytes at most
   }
+}
 
-  /** One whole packet through mqtt-packet; returns its error, if any. */
-  private slow(bytes: Buffer, packets: Packet[]): unknown {
-    const p = (this.fallback ??= this.makeParser());
-    this.out = packets;
-    this.error = undefined;
-    p.parse(bytes);
-    this.out = NONE;
-    return this.error;
-  }
+const parsers = new Map<number, Parser>();
+let out: Packet[] = NONE;
+let error: unknown;
 
-  private makeParser(): Parser {
-    const p = mqttParser({ protocolVersion: this.protocolVersion as 3 | 4 | 5 });
-    p.on('packet', (pk: Packet) => void this.out.push(pk));
-    p.on('error', (e: unknown) => void (this.error ??= e));
-    return p;
+/**
+ * Parse `bytes`, one or more whole packets, with the shared mqtt-packet parser of
+ * `protocolVersion` (5 also reads a CONNECT of any level: it only enables
+ * properties); the packets go to `packets`, and the first error is returned.
+ */
+export function parseWhole(bytes: Buffer, protocolVersion: number, packets: Packet[]): unknown {
+  let p = parsers.get(protocolVersion);
+  if (p === undefined) {
+    p = mqttParser({ protocolVersion: protocolVersion as 3 | 4 | 5 });
+    p.on('packet', (pk: Packet) => void out.push(pk));
+    p.on('error', (e: unknown) => void (error ??= e));
+    parsers.set(protocolVersion, p);
   }
+  // A CONNECT replaces the parser's settings with itself (its protocol level then
+  // rules the packets after it): set them back for every use of the shared parser.
+  (p as unknown as { settings: object }).settings = { protocolVersion };
+  out = packets;
+  error = undefined;
+  p.parse(bytes);
+  out = NONE;
+  const e = error;
+  error = undefined;
+  return e;
 }

@@ -2,7 +2,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { generate, type Packet } from 'mqtt-packet';
-import { Inbound } from '../../../broker/connection/inbound.js';
+import { Inbound, parseWhole } from '../../../broker/connection/inbound.js';
 
 const stream: Packet[] = [
   { cmd: 'publish', topic: 'a/b', payload: Buffer.from('one'), qos: 0, dup: false, retain: false },
@@ -78,4 +78,13 @@ test('inbound: v5 packets with properties go through mqtt-packet', (t) => {
   const p: Packet = { cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 1, messageId: 2, dup: false, retain: false, properties: { userProperties: { k: 'v' } } };
   const got = feed(new Inbound(5, 0), [generate(p, { protocolVersion: 5 })]);
   t.deepEqual(got.map(shape), [shape(p)]);
+});
+
+test('inbound: the shared parser reads each packet at its own protocol version, whatever a CONNECT before said', (t) => {
+  const out: Packet[] = [];
+  t.is(parseWhole(generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'c', keepalive: 0 }), 5, out), undefined);
+  t.is(out[0]?.cmd, 'connect');
+  const sub: Packet = { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 1, nl: false, rap: false, rh: 0 }], properties: { subscriptionIdentifier: 7 } };
+  const got = feed(new Inbound(5, 0), [generate(sub, { protocolVersion: 5 })]);
+  t.deepEqual((got[0] as { properties?: unknown }).properties, { subscriptionIdentifier: 7 });
 });
