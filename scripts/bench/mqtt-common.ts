@@ -22,6 +22,8 @@ export interface LoadConfig {
   readonly latencyRate: number;
   readonly stormClients: number;
   readonly stormConcurrency: number;
+  /** Clients that connect, subscribe and leave before the storm is timed. */
+  readonly stormWarmup: number;
   readonly idleClients: number;
   /** Give up on missing messages after this long without progress (ms). */
   readonly stallMs: number;

@@ -6,8 +6,18 @@
 import { BenchClient } from './mqtt-client.js';
 import { connectMany, cpuMeter, measureBroker, sleep, type LoadConfig, type LoadFigure, type Target } from './mqtt-common.js';
 
-/** `stormClients` clients connect and subscribe, `stormConcurrency` handshakes at a time. */
+/**
+ * `stormClients` clients connect and subscribe, `stormConcurrency` handshakes at a
+ * time, after a warm-up round of `stormWarmup` clients that connect, subscribe and
+ * leave (as the flow scenarios warm up before measuring: a fresh Node broker would
+ * otherwise be timed while its JIT compiles the connect path).
+ */
 export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[]> {
+  const W = cfg.stormWarmup;
+  const warm = await connectMany(W, cfg.stormConcurrency, (i) => ({ port: t.port, clientId: `bench-storm-warm-${i}`, keepaliveS: 60 }));
+  for (const [i, c] of warm.entries()) await c.subscribe(`t/mqttx/+/warm${i}/sub/+/#`, 1);
+  for (const c of warm) c.close();
+  await sleep(cfg.warmupMs);
   const N = cfg.stormClients;
   const clients: BenchClient[] = [];
   let lostConns = 0;
@@ -42,7 +52,7 @@ export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[
   for (const c of clients) dup += Math.max(0, c.received[2]! - 1) + Math.max(0, c.received[9]! - 1);
   const lost = failed + refused + lostConns;
   for (const c of clients) c.close();
-  const common = { lost, dup, clients: N, concurrency: cfg.stormConcurrency, ...cpu, ...(firstError === undefined ? {} : { first_error: firstError }) };
+  const common = { lost, dup, clients: N, concurrency: cfg.stormConcurrency, warmup_clients: W, ...cpu, ...(firstError === undefined ? {} : { first_error: firstError }) };
   return [
     { figure: 'storm_conn_sub_per_s', value: N / s, unit: 'conn+sub/s', better: 'higher', ...common },
     { figure: 'storm_total_ms', value: s * 1000, unit: 'ms', better: 'lower', ...common },

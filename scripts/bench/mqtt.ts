@@ -40,6 +40,7 @@ function config(): { load: LoadConfig; limits: BrokerLimits } {
       latencyRate: env('LATENCY_RATE', 5_000),
       stormClients: env('STORM_CLIENTS', 5000),
       stormConcurrency: env('STORM_CONCURRENCY', 100),
+      stormWarmup: env('STORM_WARMUP', 1000),
       idleClients: env('IDLE_CLIENTS', 10_000),
       stallMs: env('STALL_MS', 3000),
     },
