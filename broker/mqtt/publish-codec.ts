@@ -1,11 +1,12 @@
 /**
- * Fast paths for the packets of the publish path: encoding an outgoing PUBLISH with
- * no properties (once per message for all its subscribers), and decoding the fixed
- * shapes of PUBLISH, PUBACK/PUBREC/PUBREL/PUBCOMP and PINGREQ. Anything else, or
- * anything odd, is left to mqtt-packet (the caller falls back on `undefined`), so the
- * bytes and the packet objects are exactly what mqtt-packet makes. Pure.
+ * Fast paths for the packets every client exchanges: encoding an outgoing PUBLISH
+ * with no properties (once per message for all its subscribers) and the acks,
+ * CONNACK (3.1.1), SUBACK and PINGRESP; decoding PUBLISH, the 2-byte acks, PINGREQ
+ * and SUBSCRIBE. Anything else, or anything odd, is left to mqtt-packet (the caller
+ * falls back on `undefined`), so the bytes and the packet objects are exactly what
+ * mqtt-packet makes. Pure.
  */
-import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { IPublishPacket, ISubscribePacket, Packet } from 'mqtt-packet';
 
 /** One encoding of a message, kept for the next subscriber that needs the same bytes. */
 interface Encoded {
@@ -93,6 +94,52 @@ function build(topic: string, flags: number, v5: boolean, payload: Buffer): Enco
   return { topic, flags, v5, bytes, idAt };
 }
 
+const ACK_HEADER: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
+
+/** The bytes of `p` for the packets with a fast path; undefined for the rest. */
+export function encodeFast(p: Packet, protocolVersion: number): Buffer | undefined {
+  const v5 = protocolVersion === 5;
+  switch (p.cmd) {
+    case 'publish':
+      return encodePublish(p, protocolVersion);
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp': {
+      const id = p.messageId;
+      if (typeof id !== 'number' || p.properties !== undefined) return undefined;
+      const rc = (p as { reasonCode?: number }).reasonCode;
+      // v5 (§3.4.2.1): the 2-byte form only for an explicit success code, as mqtt-packet.
+      if (!v5 || rc === 0) return Buffer.from([ACK_HEADER[p.cmd]!, 2, id >> 8, id & 0xff]);
+      return Buffer.from([ACK_HEADER[p.cmd]!, 4, id >> 8, id & 0xff, rc ?? 0, 0]);
+    }
+    case 'connack': {
+      if (v5 || typeof p.returnCode !== 'number') return undefined; // v5 CONNACKs carry properties
+      return Buffer.from([0x20, 2, p.sessionPresent ? 1 : 0, p.returnCode]);
+    }
+    case 'suback': {
+      const g = p.granted;
+      const id = p.messageId;
+      if (p.properties !== undefined || typeof id !== 'number' || g.length === 0 || !g.every((x) => typeof x === 'number')) return undefined;
+      const len = 2 + (v5 ? 1 : 0) + g.length;
+      if (len > 127) return undefined;
+      const b = Buffer.allocUnsafe(2 + len);
+      b[0] = 0x90;
+      b[1] = len;
+      b[2] = id >> 8;
+      b[3] = id & 0xff;
+      let at = 4;
+      if (v5) b[at++] = 0;
+      for (const x of g as number[]) b[at++] = x;
+      return b;
+    }
+    case 'pingresp':
+      return Buffer.from([0xd0, 0]);
+    default:
+      return undefined;
+  }
+}
+
 const ACKS: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' };
 
 /**
@@ -136,5 +183,38 @@ export function decodeFast(buf: Buffer, start: number, body: number, end: number
     return protocolVersion === 5 ? { ...p, reasonCode: 0 } : p;
   }
   if (type === 12 && b0 === 0xc0 && length === 0) return { cmd: 'pingreq', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null } as unknown as Packet;
+  if (b0 === 0x82) return decodeSubscribe(buf, body, end, length, protocolVersion === 5);
   return undefined;
+}
+
+/** SUBSCRIBE (§3.8) without properties; any check that fails is left to mqtt-packet, which reports it. */
+function decodeSubscribe(buf: Buffer, body: number, end: number, length: number, v5: boolean): Packet | undefined {
+  if (length < 2) return undefined;
+  const messageId = buf.readUInt16BE(body);
+  let at = body + 2;
+  if (v5) {
+    if (at >= end || buf[at] !== 0) return undefined;
+    at++;
+  }
+  if (at >= end) return undefined; // no payload: a protocol error mqtt-packet names
+  const subscriptions: ISubscribePacket['subscriptions'] = [];
+  while (at < end) {
+    if (at + 2 > end) return undefined;
+    const n = buf.readUInt16BE(at);
+    const topicEnd = at + 2 + n;
+    if (topicEnd >= end) return undefined; // the options byte must follow
+    const topic = buf.toString('utf8', at + 2, topicEnd);
+    const o = buf[topicEnd]!;
+    at = topicEnd + 1;
+    const qos = o & 3;
+    if (qos > 2 || (o & (v5 ? 0xc0 : 0xfc)) !== 0) return undefined;
+    if (!v5) {
+      subscriptions.push({ topic, qos: qos as 0 | 1 | 2 });
+      continue;
+    }
+    const rh = (o >> 4) & 3;
+    if (rh > 2) return undefined;
+    subscriptions.push({ topic, qos: qos as 0 | 1 | 2, nl: (o & 4) !== 0, rap: (o & 8) !== 0, rh });
+  }
+  return { cmd: 'subscribe', retain: false, qos: 1, dup: false, length, topic: null, payload: null, subscriptions, messageId } as unknown as Packet;
 }

@@ -12,7 +12,7 @@ import { connack, type ClientInfo } from '../connection/connect.js';
 import { Inbound } from '../connection/inbound.js';
 import { Keepalive } from '../connection/keepalive.js';
 import type { Transport } from '../connection/transport.js';
-import { encodePublish } from '../mqtt/publish-codec.js';
+import { encodeFast } from '../mqtt/publish-codec.js';
 import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
@@ -282,7 +282,7 @@ function deliver(s: State, opts: DeliverMsg[1]['opts'], msg: DeliverMsg[2], self
 function write(s: State, packet: Packet): void {
   const t = s.transport;
   if (t === undefined) return;
-  const b = (packet.cmd === 'publish' ? encodePublish(packet, s.info.protocolVersion) : undefined) ?? generate(packet, { protocolVersion: s.info.protocolVersion });
+  const b = encodeFast(packet, s.info.protocolVersion) ?? generate(packet, { protocolVersion: s.info.protocolVersion });
   s.ctx.metrics.bytesSent += b.length;
   if (packet.cmd === 'publish') s.ctx.metrics.messagesSent++;
   t.write(b);

@@ -2,7 +2,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { generate, parser, type IPublishPacket, type Packet } from 'mqtt-packet';
-import { decodeFast, encodePublish } from '../../../broker/mqtt/publish-codec.js';
+import { decodeFast, encodeFast, encodePublish } from '../../../broker/mqtt/publish-codec.js';
 
 function parseWithMqttPacket(b: Buffer, protocolVersion: 4 | 5): Packet {
   let out: Packet | undefined;
@@ -98,7 +98,72 @@ test('publish-codec: decodeFast steps aside for properties, reason codes, bad fl
     ['publish with QoS 3', Buffer.from([0x36, 5, 0, 1, 0x74, 0, 1]), 4],
     ['publish whose topic runs past the end', Buffer.from([0x30, 3, 0, 9, 0x74]), 4],
     ['QoS 1 publish without a packet id', Buffer.from([0x32, 3, 0, 1, 0x74]), 4],
-    ['subscribe', generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }), 4],
+    ['unsubscribe', generate({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: ['a'] }), 4],
+  ];
+  for (const [what, b, v] of rows) {
+    const [body, end] = bounds(b);
+    t.is(decodeFast(b, 0, body, end, v), undefined, what);
+  }
+});
+
+test('publish-codec: encodeFast gives mqtt-packet bytes for acks, CONNACK, SUBACK and PINGRESP', (t) => {
+  const rows: Packet[] = [
+    { cmd: 'puback', messageId: 1 },
+    { cmd: 'puback', messageId: 258, reasonCode: 0 },
+    { cmd: 'puback', messageId: 258, reasonCode: 0x10 },
+    { cmd: 'pubrec', messageId: 65535 },
+    { cmd: 'pubrec', messageId: 7, reasonCode: 0x87 },
+    { cmd: 'pubrel', messageId: 9 },
+    { cmd: 'pubrel', messageId: 9, reasonCode: 0x92 },
+    { cmd: 'pubcomp', messageId: 300 },
+    { cmd: 'suback', messageId: 3, granted: [0, 1, 2, 0x80] },
+    { cmd: 'pingresp' },
+  ];
+  for (const version of [4, 5] as const) {
+    for (const p of rows) t.deepEqual(encodeFast(p, version), generate(p, { protocolVersion: version }), `${JSON.stringify(p)} v${version}`);
+  }
+  for (const p of [
+    { cmd: 'connack', sessionPresent: false, returnCode: 0 },
+    { cmd: 'connack', sessionPresent: true, returnCode: 0 },
+    { cmd: 'connack', sessionPresent: false, returnCode: 5 },
+  ] as Packet[]) {
+    t.deepEqual(encodeFast(p, 4), generate(p, { protocolVersion: 4 }));
+    t.is(encodeFast(p, 5), undefined, 'v5 CONNACK goes to mqtt-packet');
+  }
+  t.is(encodeFast({ cmd: 'puback', messageId: 1, properties: { reasonString: 'x' } }, 5), undefined);
+  t.is(encodeFast({ cmd: 'subscribe', messageId: 1, subscriptions: [] }, 4), undefined);
+});
+
+const subArb = fc.record({
+  messageId: fc.integer({ min: 1, max: 65535 }),
+  subs: fc.array(
+    fc.record({ topic: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }), qos: fc.constantFrom(0 as const, 1 as const, 2 as const), nl: fc.boolean(), rap: fc.boolean(), rh: fc.constantFrom(0, 1, 2) }),
+    { minLength: 1, maxLength: 5 },
+  ),
+  version: fc.constantFrom(4 as const, 5 as const),
+});
+
+test('publish-codec: decodeFast reads SUBSCRIBE as mqtt-packet does (v3.1.1, and v5 without properties)', (t) => {
+  fc.assert(
+    fc.property(subArb, (a) => {
+      const subscriptions = a.subs.map((x) => (a.version === 5 ? x : { topic: x.topic, qos: x.qos }));
+      const b = generate({ cmd: 'subscribe', messageId: a.messageId, subscriptions }, { protocolVersion: a.version });
+      const [body, end] = bounds(b);
+      t.deepEqual({ ...decodeFast(b, 0, body, end, a.version) }, { ...parseWithMqttPacket(b, a.version) });
+    }),
+  );
+});
+
+test('publish-codec: decodeFast leaves odd SUBSCRIBEs to mqtt-packet', (t) => {
+  const withProps = generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }], properties: { subscriptionIdentifier: 3 } }, { protocolVersion: 5 });
+  const rows: [string, Buffer, 4 | 5][] = [
+    ['v5 with a subscription identifier', withProps, 5],
+    ['no payload', Buffer.from([0x82, 2, 0, 1]), 4],
+    ['reserved option bits set (3.1.1)', Buffer.from([0x82, 6, 0, 1, 0, 1, 0x61, 0x04]), 4],
+    ['QoS 3', Buffer.from([0x82, 6, 0, 1, 0, 1, 0x61, 0x03]), 4],
+    ['retain handling 3', Buffer.from([0x82, 7, 0, 1, 0, 0, 1, 0x61, 0x30]), 5],
+    ['no options byte', Buffer.from([0x82, 5, 0, 1, 0, 1, 0x61]), 4],
+    ['topic past the end', Buffer.from([0x82, 5, 0, 1, 0, 9, 0x61]), 4],
   ];
   for (const [what, b, v] of rows) {
     const [body, end] = bounds(b);
