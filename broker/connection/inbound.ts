@@ -74,23 +74,26 @@ export class Inbound {
     return { t: 'ok', packets };
   }
 
-  /** Fixed header at `i`: where the body starts and the packet ends; undefined if incomplete. */
+  /** Fixed header at `i`, checked against the maximum size; undefined if incomplete. */
   private header(b: Buffer, i: number): { body: number; end: number } | 'too_large' | 'malformed' | undefined {
-    let len = 0;
-    let mult = 1;
-    for (let k = 1; k <= 4; k++) {
-      if (i + k >= b.length) return undefined;
-      const x = b[i + k]!;
-      len += (x & 0x7f) * mult;
-      mult *= 128;
-      if ((x & 0x80) === 0) {
-        const total = 1 + k + len;
-        if (this.maxPacketSize > 0 && total > this.maxPacketSize) return 'too_large';
-        return { body: i + 1 + k, end: i + total };
-      }
-    }
-    return 'malformed'; // [MQTT-1.5.5-1]: the Remaining Length has 4 bytes at most
+    const h = frame(b, i);
+    if (h === undefined || h === 'malformed') return h;
+    return this.maxPacketSize > 0 && h.end - i > this.maxPacketSize ? 'too_large' : h;
   }
+}
+
+/** Fixed header at `i`: where the body starts and the packet ends; undefined if incomplete. */
+function frame(b: Buffer, i: number): { body: number; end: number } | 'malformed' | undefined {
+  let len = 0;
+  let mult = 1;
+  for (let k = 1; k <= 4; k++) {
+    if (i + k >= b.length) return undefined;
+    const x = b[i + k]!;
+    len += (x & 0x7f) * mult;
+    mult *= 128;
+    if ((x & 0x80) === 0) return { body: i + 1 + k, end: i + 1 + k + len };
+  }
+  return 'malformed'; // [MQTT-1.5.5-1]: the Remaining Length has 4 bytes at most
 }
 
 const parsers = new Map<number, Parser>();
@@ -103,6 +106,15 @@ let error: unknown;
  * properties); the packets go to `packets`, and the first error is returned.
  */
 export function parseWhole(bytes: Buffer, protocolVersion: number, packets: Packet[]): unknown {
+  // A lone CONNECT (the acceptor's case) of the usual shape needs no parser.
+  if (bytes[0] === 0x10) {
+    const h = frame(bytes, 0);
+    const fast = typeof h === 'object' && h.end === bytes.length ? decodeFast(bytes, 0, h.body, h.end, protocolVersion) : undefined;
+    if (fast !== undefined) {
+      packets.push(fast);
+      return undefined;
+    }
+  }
   let p = parsers.get(protocolVersion);
   if (p === undefined) {
     p = mqttParser({ protocolVersion: protocolVersion as 3 | 4 | 5 });

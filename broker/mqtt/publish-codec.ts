@@ -1,8 +1,8 @@
 /**
  * Fast paths for the packets every client exchanges: encoding an outgoing PUBLISH
  * with no properties (once per message for all its subscribers) and the acks,
- * CONNACK (3.1.1), SUBACK and PINGRESP; decoding PUBLISH, the 2-byte acks, PINGREQ
- * and SUBSCRIBE. Anything else, or anything odd, is left to mqtt-packet (the caller
+ * CONNACK (3.1.1), SUBACK and PINGRESP; decoding PUBLISH, the 2-byte acks, PINGREQ,
+ * SUBSCRIBE and a CONNECT without will or properties. Anything else, or anything odd, is left to mqtt-packet (the caller
  * falls back on `undefined`), so the bytes and the packet objects are exactly what
  * mqtt-packet makes. Pure.
  */
@@ -184,7 +184,51 @@ export function decodeFast(buf: Buffer, start: number, body: number, end: number
   }
   if (type === 12 && b0 === 0xc0 && length === 0) return { cmd: 'pingreq', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null } as unknown as Packet;
   if (b0 === 0x82) return decodeSubscribe(buf, body, end, length, protocolVersion === 5);
+  if (b0 === 0x10) return decodeConnect(buf, body, end, length);
   return undefined;
+}
+
+/**
+ * CONNECT (§3.1) of MQTT 3.1.1, or 5 without properties, with no will: the usual
+ * shape. It carries its own protocol level. A will, a property, MQTT 3.1 or any
+ * flag mqtt-packet refuses is left to mqtt-packet.
+ */
+function decodeConnect(buf: Buffer, body: number, end: number, length: number): Packet | undefined {
+  // "MQTT", the level, the flags, the keep alive: 10 bytes.
+  if (length < 12 || buf.readUInt16BE(body) !== 4 || buf.toString('latin1', body + 2, body + 6) !== 'MQTT') return undefined;
+  const level = buf[body + 6]!;
+  const flags = buf[body + 7]!;
+  // Reserved bit [MQTT-3.1.2-3], and no will (flag, QoS, retain all 0).
+  if ((level !== 4 && level !== 5) || (flags & 0x3d) !== 0) return undefined;
+  const keepalive = buf.readUInt16BE(body + 8);
+  let at = body + 10;
+  if (level === 5) {
+    if (buf[at] !== 0) return undefined;
+    at++;
+  }
+  const str = (): string | undefined => {
+    if (at + 2 > end) return undefined;
+    const n = buf.readUInt16BE(at);
+    if (at + 2 + n > end) return undefined;
+    const v = buf.toString('utf8', at + 2, at + 2 + n);
+    at += 2 + n;
+    return v;
+  };
+  const clientId = str();
+  if (clientId === undefined) return undefined;
+  const p: Record<string, unknown> = { cmd: 'connect', retain: false, qos: 0, dup: false, length, topic: null, payload: null, protocolId: 'MQTT', protocolVersion: level, clean: (flags & 2) !== 0, keepalive, clientId };
+  if ((flags & 0x80) !== 0) {
+    const username = str();
+    if (username === undefined) return undefined;
+    p['username'] = username;
+  }
+  if ((flags & 0x40) !== 0) {
+    if (at + 2 > end) return undefined;
+    const n = buf.readUInt16BE(at);
+    if (at + 2 + n > end) return undefined;
+    p['password'] = buf.subarray(at + 2, at + 2 + n);
+  }
+  return p as unknown as Packet;
 }
 
 /** SUBSCRIBE (§3.8) without properties; any check that fails is left to mqtt-packet, which reports it. */

@@ -170,3 +170,50 @@ test('publish-codec: decodeFast leaves odd SUBSCRIBEs to mqtt-packet', (t) => {
     t.is(decodeFast(b, 0, body, end, v), undefined, what);
   }
 });
+
+const connectArb = fc.record({
+  version: fc.constantFrom(4 as const, 5 as const),
+  clean: fc.boolean(),
+  keepalive: fc.integer({ min: 0, max: 65535 }),
+  clientId: fc.string({ unit: 'grapheme', maxLength: 30 }),
+  username: fc.option(fc.string({ unit: 'grapheme', maxLength: 20 }), { nil: undefined }),
+  password: fc.option(fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a)), { nil: undefined }),
+}).filter((a) => (a.clean || a.clientId !== '') && (a.password === undefined || a.username !== undefined)); // what mqtt-packet will write
+
+test('publish-codec: decodeFast reads a CONNECT without will or properties as mqtt-packet does', (t) => {
+  fc.assert(
+    fc.property(connectArb, (a) => {
+      const p: Packet = {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: a.version,
+        clean: a.clean,
+        keepalive: a.keepalive,
+        clientId: a.clientId,
+        ...(a.username === undefined ? {} : { username: a.username }),
+        ...(a.password === undefined ? {} : { password: a.password }),
+      };
+      const b = generate(p, { protocolVersion: a.version });
+      const [body, end] = bounds(b);
+      const ours = decodeFast(b, 0, body, end, 5);
+      t.truthy(ours);
+      t.deepEqual({ ...ours }, { ...parseWithMqttPacket(b, 5) });
+    }),
+  );
+});
+
+test('publish-codec: decodeFast leaves CONNECTs with a will, properties, MQTT 3.1 or bad flags to mqtt-packet', (t) => {
+  const base = { cmd: 'connect' as const, protocolId: 'MQTT' as const, clean: true, keepalive: 10, clientId: 'c' };
+  const rows: [string, Buffer][] = [
+    ['will', generate({ ...base, protocolVersion: 4, will: { topic: 'w', payload: Buffer.from('x'), qos: 1, retain: false } })],
+    ['v5 properties', generate({ ...base, protocolVersion: 5, properties: { sessionExpiryInterval: 10 } }, { protocolVersion: 5 })],
+    ['MQTT 3.1', generate({ ...base, protocolId: 'MQIsdp', protocolVersion: 3 })],
+    ['reserved flag', Buffer.from([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x03, 0, 10, 0, 1, 0x63])],
+    ['will QoS without will', Buffer.from([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x0a, 0, 10, 0, 1, 0x63])],
+    ['client id past the end', Buffer.from([0x10, 13, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 0x02, 0, 10, 0, 9, 0x63])],
+  ];
+  for (const [what, b] of rows) {
+    const [body, end] = bounds(b);
+    t.is(decodeFast(b, 0, body, end, 5), undefined, what);
+  }
+});
