@@ -1,7 +1,8 @@
 /**
  * One byte stream to a client, over TCP (node:net) or WebSocket (ws), behind one
- * interface, so the session actor does not care which it owns. Writes within one
- * turn are corked and flushed together.
+ * interface, so the session actor does not care which it owns. TCP writes within one
+ * turn are gathered and handed to the socket together, by one microtask for all the
+ * sockets written in that turn.
  */
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -28,6 +29,17 @@ export interface Transport {
 
 const noop = (): void => undefined;
 
+/** Below this many bytes, a turn's packets are copied into one buffer rather than handed over one by one. */
+const COALESCE_MAX = 16 * 1024;
+
+/** Transports written this turn, flushed by one microtask. */
+let dirty: TcpTransport[] = [];
+const flushAll = (): void => {
+  const ts = dirty;
+  dirty = [];
+  for (const t of ts) t.flush();
+};
+
 export class TcpTransport implements Transport {
   readonly kind = 'tcp';
   readonly peer: string;
@@ -35,11 +47,14 @@ export class TcpTransport implements Transport {
   private dataFn: ((c: Buffer) => void) | undefined;
   private closeFn: () => void = noop;
   private drainFn: () => void = noop;
-  private corked = false;
+  /** What this turn wrote, not yet given to the socket. */
+  private out: Buffer[] | undefined;
+  private outBytes = 0;
   closed = false;
 
   constructor(private readonly socket: net.Socket) {
     this.peerhost = socket.remoteAddress ?? '';
+    // Read now: once the socket is closed, remotePort is gone, and `peer` is logged then too.
     this.peer = `${this.peerhost}:${socket.remotePort ?? 0}`;
     socket.setNoDelay(true);
     // No 'data' listener yet: the socket does not read until its first owner is ready
@@ -54,32 +69,47 @@ export class TcpTransport implements Transport {
 
   write(b: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
+    if (this.out === undefined) {
       // Everything written until the current turn ends goes out in one syscall.
-      this.corked = true;
-      this.socket.cork();
-      queueMicrotask(this.uncork);
-    }
-    this.socket.write(b);
+      this.out = [b];
+      if (dirty.length === 0) queueMicrotask(flushAll);
+      dirty.push(this);
+    } else this.out.push(b);
+    this.outBytes += b.length;
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  /** Hand this turn's packets to the socket: one buffer when small, else one writev. */
+  flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    const n = this.outBytes;
+    this.outBytes = 0;
+    if (this.closed) return;
+    const s = this.socket;
+    if (out.length === 1) s.write(out[0]!);
+    else if (n <= COALESCE_MAX) s.write(Buffer.concat(out, n));
+    else {
+      s.cork();
+      for (const b of out) s.write(b);
+      s.uncork();
+    }
+  }
 
   get backlog(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.outBytes;
   }
 
   end(): void {
-    if (this.corked) this.uncork();
+    this.flush();
     if (this.closed) return; // the peer went first: end() would only make an error to throw away
     this.socket.end();
     this.socket.destroySoon();
   }
 
   destroy(): void {
+    this.out = undefined; // nothing more goes out
+    this.outBytes = 0;
     this.socket.destroy();
   }
 
