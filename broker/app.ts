@@ -8,6 +8,10 @@ import {
   supervisor,
   supervisorChild,
   worker,
+  connectNode,
+  disconnectNode,
+  exportModule,
+  nodes,
   type LocalNode,
   type Pid,
 } from '../runtime/index.js';
@@ -19,6 +23,10 @@ import { listenerPorts, listenersServer, type ListenerPorts } from './connection
 import { Metrics } from './mgmt/metrics.js';
 import { sysServer } from './mgmt/sys.js';
 import { brokerServer } from './routing/broker.js';
+import { dispatcherServer } from './routing/dispatcher.js';
+import { retainerServer } from './routing/retainer.js';
+import { clusterServer } from './cluster/cluster.js';
+import { CTL_MODULE, ctlFunctions } from './cluster/ctl.js';
 import { RetainedStore } from './routing/retained.js';
 import { RouteTable } from './routing/route-table.js';
 import { routerServer } from './routing/router.js';
@@ -50,23 +58,35 @@ export function buildContext(node: LocalNode, cfg: Config): BrokerContext {
     auth,
     acl,
     metrics: new Metrics(),
-    forward: undefined,
-    replicateRetained: undefined,
+    members: new Set(),
+    forwardedTo: new Map(),
+    sharedRoundRobin: new Map(),
     startedAt: Date.now(),
+    dist: {
+      connected: (n) => node.run(() => nodes('connected')).includes(n),
+      connect: (n) => node.run(() => connectNode(n)),
+      disconnect: (n) => node.run(() => disconnectNode(n)),
+    },
   };
 }
 
 /** Start the broker on `node` under its kernel_sup. */
 export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker> {
   const ctx = buildContext(node, cfg);
+  // Clustering needs distribution; a lone `nonode@nohost` broker runs without it.
+  const distributed = node.dist !== undefined;
+  if (distributed) node.run(() => exportModule(CTL_MODULE, ctlFunctions(node, ctx)));
   const spec = {
     strategy: 'one_for_one' as const,
     intensity: 10,
     periodS: 60,
     children: [
       worker('router', () => genServer.startLink(routerServer, ctx, { name: 'router' })),
+      worker('dispatcher', () => genServer.startLink(dispatcherServer, ctx, { name: 'dispatcher' })),
+      worker('retainer', () => genServer.startLink(retainerServer, ctx, { name: 'retainer' })),
       worker('broker', () => genServer.startLink(brokerServer, ctx, { name: 'broker' })),
       worker('cm', () => genServer.startLink(cmServer, ctx, { name: 'cm' })),
+      ...(distributed ? [worker('cluster', () => genServer.startLink(clusterServer, ctx, { name: 'cluster' }))] : []),
       supervisorChild('session_sup', () => startSessionSup()),
       worker('listeners', () => genServer.startLink(listenersServer, ctx, { name: 'listeners', trapExit: true })),
       worker('sys', () => genServer.startLink(sysServer, ctx, { name: 'sys' })),

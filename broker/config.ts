@@ -121,17 +121,26 @@ export function parseBind(bind: string, key = 'bind'): { host: string; port: num
   return { host: m[1] !== undefined && m[1] !== '' ? m[1] : m[2] !== undefined && m[2] !== '' ? m[2] : '0.0.0.0', port };
 }
 
+/** Inclusive bounds of numeric settings beyond "a whole number ≥ 0" (which all of them must be). */
+const RANGES: Readonly<Record<string, readonly [number, number]>> = {
+  'mqtt.max_packet_size': [1, 268_435_455], // the largest Remaining Length + header (§2.2.3)
+  'mqtt.max_clientid_len': [1, 65_535],
+  'mqtt.max_inflight': [1, 65_535],
+  'mqtt.retry_interval_ms': [1, 2 ** 31 - 1],
+  'mqtt.idle_timeout_ms': [1, 2 ** 31 - 1],
+  'mqtt.max_awaiting_rel': [0, 65_535],
+  'mqtt.await_rel_timeout_ms': [1, 2 ** 31 - 1],
+  'mqtt.max_session_expiry_s': [0, 0xffffffff],
+  'mqtt.max_topic_alias': [0, 65_535],
+  'mqtt.server_keepalive_s': [0, 65_535],
+  'sys.interval_ms': [0, 2 ** 31 - 1],
+};
+
 /** Check what the types alone do not say; throws ConfigError naming the key. */
 export function validateConfig(c: Config): Config {
   parseBind(c.listeners.tcp.bind, 'listeners.tcp.bind');
   parseBind(c.listeners.ws.bind, 'listeners.ws.bind');
-  const positive: [string, number][] = [
-    ['mqtt.max_packet_size', c.mqtt.max_packet_size],
-    ['mqtt.retry_interval_ms', c.mqtt.retry_interval_ms],
-    ['mqtt.idle_timeout_ms', c.mqtt.idle_timeout_ms],
-  ];
-  for (const [k, v] of positive) if (!(v > 0)) throw new ConfigError(`config ${k}: must be > 0, got ${v}`);
-  if (c.mqtt.max_inflight < 1 || c.mqtt.max_inflight > 65535) throw new ConfigError(`config mqtt.max_inflight: must be 1..65535, got ${c.mqtt.max_inflight}`);
+  checkNumbers(c as unknown as Json, '');
   if (!['round_robin', 'random', 'hash_clientid'].includes(c.mqtt.shared_subscription_strategy)) {
     throw new ConfigError(`config mqtt.shared_subscription_strategy: round_robin, random or hash_clientid, got ${c.mqtt.shared_subscription_strategy}`);
   }
@@ -141,6 +150,15 @@ export function validateConfig(c: Config): Config {
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function checkNumbers(v: Json, at: string): void {
+  if (typeof v === 'number') {
+    const [lo, hi] = RANGES[at] ?? [0, Number.MAX_SAFE_INTEGER];
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new ConfigError(`config ${at}: must be a whole number in ${lo}..${hi}, got ${v}`);
+    return;
+  }
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) checkNumbers(x, at === '' ? k : `${at}.${k}`);
+}
 
 /**
  * The effective configuration: defaults, then `file` (parsed JSON), then `env`
@@ -179,7 +197,7 @@ function setPath(c: Json, path: string[], raw: string, envName: string): Json {
   }
   const last = path[path.length - 1]!;
   if (!(last in cur)) throw new ConfigError(`${envName}: unknown config key ${path.join('.')}`);
-  cur[last] = coerce(cur[last]!, raw, path.join('.'));
+  cur[last] = coerce(cur[last]!, raw, `${path.join('.')} (from ${envName})`);
   return c;
 }
 

@@ -8,7 +8,6 @@ import type { NodeName, Pid } from '../runtime/index.js';
 import type { Authenticator, Authorizer } from './auth.js';
 import type { Config } from './config.js';
 import type { Metrics } from './mgmt/metrics.js';
-import type { Message } from './mqtt/message.js';
 import type { RetainedStore } from './routing/retained.js';
 import type { RouteTable } from './routing/route-table.js';
 import type { SubTable } from './routing/subscriptions.js';
@@ -24,9 +23,17 @@ export interface BrokerContext {
   readonly auth: Authenticator;
   readonly acl: Authorizer;
   readonly metrics: Metrics;
-  /** Send a message matched by `filter` to `node` (cluster); undefined on a lone node. */
-  forward: ((node: NodeName, filter: string, msg: Message) => void) | undefined;
-  /** Replicate a retained message to the other nodes (cluster); undefined on a lone node. */
-  replicateRetained: ((msg: Message) => void) | undefined;
+  /** Running cluster members other than this node (written by the router). */
+  readonly members: Set<NodeName>;
+  /** Messages forwarded to each node (the per-peer counter `ctl` reports). */
+  readonly forwardedTo: Map<NodeName, number>;
+  /** Round-robin positions of shared groups across nodes, by `group\0filter`. */
+  readonly sharedRoundRobin: Map<string, number>;
   readonly startedAt: number;
+  /** This node's distribution, bound to it (safe to use after an await in any process). */
+  readonly dist: {
+    connected(node: NodeName): boolean;
+    connect(node: NodeName): Promise<boolean>;
+    disconnect(node: NodeName): boolean;
+  };
 }

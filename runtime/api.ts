@@ -9,7 +9,7 @@ import { ExitError, type Dest, type Reason } from './types.js';
 import type { Atom, NodeName } from './terms.js';
 import { currentCore } from './process/current-core.js';
 import type { SpawnOptions, SpawnTarget } from './process/node-core.js';
-import type { Proc } from './process/process.js';
+import type { Ctx, Proc } from './process/process.js';
 import { current } from './process/scheduler.js';
 import { STATUS_NAMES } from './process/shared.js';
 import { sendExit } from './process/signals.js';
@@ -24,6 +24,14 @@ function caller(what: string): Proc {
 /** The calling process's pid. */
 export function self(): Pid {
   return caller('self').pid;
+}
+
+/**
+ * The context of the process whose code is running now, or undefined outside a process
+ * (and after an `await`). For code given no `ctx`, such as a function run by rpc.
+ */
+export function currentProcess(): Ctx | undefined {
+  return current.proc;
 }
 
 /** This node's name (`nonode@nohost` before distribution). */

@@ -34,6 +34,7 @@ export { realClock, type Clock } from './clock.js';
 export { startNode, LocalNode, type NodeOptions } from './node.js';
 export {
   self,
+  currentProcess,
   node,
   spawn,
   spawnLink,

@@ -30,7 +30,9 @@ const USAGE = `usage: node (--name NAME | --sname NAME) [--cookie C] [--hidden] 
   --epmd-port P    epmd's port (default $ERL_EPMD_PORT or 4369)
   --tick-time S    net_ticktime in seconds (default 60)
   --broker         run the MQTT broker on this node (TCP 1883, WebSocket 8083 /mqtt)
-  --config FILE    broker configuration (JSON); BEAMQ_* environment variables override it`;
+  --config FILE    broker configuration (JSON); BEAMQ_* environment variables override it
+  --KEY.PATH V     one broker setting, over the file and the environment, e.g.
+                   --listeners.tcp.bind 127.0.0.1:1884 --mqtt.max_packet_size=64KB`;
 
 const SPEC = {
   name: 'value',
@@ -52,10 +54,36 @@ const SPEC = {
 
 const log = logger('scripts:node');
 
-async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Take the broker settings (`--a.b.c V` or `--a.b.c=V`) out of argv: they are config
+ * keys, checked by loadConfig, not launcher flags.
+ */
+function configFlags(argv: readonly string[]): { rest: string[]; settings: Record<string, unknown> } {
+  const rest: string[] = [];
+  const settings: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z_]+(?:\.[a-z_]+)+)(?:=(.*))?$/.exec(argv[i]!);
+    if (m === null) {
+      rest.push(argv[i]!);
+      continue;
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new ArgError(`option --${m[1]} needs a value`);
+    const keys = m[1]!.split('.');
+    let at = settings;
+    for (const k of keys.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[keys.at(-1)!] = value;
+  }
+  return { rest, settings };
+}
+
+async function main(argv0: readonly string[]): Promise<number> {
   let args: ParsedArgs;
+  let settings: Record<string, unknown>;
   try {
-    args = parseArgs(argv, SPEC);
+    const split = configFlags(argv0);
+    settings = split.settings;
+    args = parseArgs(split.rest, SPEC);
   } catch (err) {
     process.stderr.write(`node: ${(err as Error).message}\n${USAGE}\n`);
     return 1;
@@ -69,9 +97,10 @@ async function main(argv: readonly string[]): Promise<number> {
   // Defaults, then the config file, then BEAMQ_* variables, then these flags.
   let cfg: Config | undefined;
   const configFile = stringFlag(args, 'config');
-  if (args.flags.has('broker') || configFile !== undefined) {
+  if (args.flags.has('broker') || configFile !== undefined || Object.keys(settings).length > 0) {
     try {
-      cfg = loadConfig(configFile === undefined ? {} : (JSON.parse(fs.readFileSync(configFile, 'utf8')) as unknown), process.env);
+      const file: unknown = configFile === undefined ? {} : readConfigFile(configFile);
+      cfg = loadConfig(file, process.env, settings);
     } catch (err) {
       process.stderr.write(`node: ${err instanceof Error ? err.message : String(err)}\n`);
       return 1;
@@ -136,6 +165,14 @@ async function main(argv: readonly string[]): Promise<number> {
   if (args.flags.has('noshell')) return -1; // keep running until a signal stops the node
   startRepl(node, context);
   return -1;
+}
+
+function readConfigFile(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  } catch (err) {
+    throw new Error(`config file ${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Run a line in the shell's context; a promise result is awaited (so connect_node prints true). */

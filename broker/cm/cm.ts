@@ -2,9 +2,11 @@
  * The channel manager (EMQX emqx_cm): the client-id registry of this node and a lock
  * per client id, so two connections with the same id are handled one after the other
  * (takeover or discard, never both sessions alive). Monitors every registered session
- * to forget it when it ends.
+ * to forget it when it ends, and closes the sockets it owned if it did not end cleanly
+ * (a killed actor runs no terminate: as a BEAM port, its socket dies with it).
  */
-import { genServer, serverName, type Ctx, type DownMsg, type From, type GenServer, type Pid } from '../../runtime/index.js';
+import { genServer, isCleanExit, serverName, type Ctx, type DownMsg, type From, type GenServer, type Pid } from '../../runtime/index.js';
+import type { Transport } from '../connection/transport.js';
 import type { BrokerContext } from '../context.js';
 
 export interface CmProtocol {
@@ -12,8 +14,14 @@ export interface CmProtocol {
     /** Resolves when this caller holds the lock of `clientId`. */
     lock: { args: [clientId: string]; reply: 'ok' };
     register: { args: [clientId: string, pid: Pid]; reply: 'ok' };
+    /** Clients connected now: the sockets handed to session actors and still open. */
+    connected: { args: []; reply: number };
   };
-  casts: { unlock: { args: [clientId: string] } };
+  casts: {
+    unlock: { args: [clientId: string] };
+    /** `pid` now owns `transport` (a new session, or a takeover). */
+    own: { args: [pid: Pid, transport: Transport] };
+  };
   info: DownMsg;
 }
 
@@ -24,15 +32,17 @@ export const CM = serverName<CmProtocol>('cm');
  *   ctx      its `sessions` map (client id → session actor) is written only here
  *   locks    client id → callers waiting for the lock (the head holds it)
  *   watched  session pid key → client id, for DOWN
+ *   sockets  session pid key → the transports handed to it (closed ones pruned on each hand-over)
  */
 interface State {
   readonly ctx: BrokerContext;
   readonly locks: Map<string, From[]>;
   readonly watched: Map<string, string>;
+  readonly sockets: Map<string, Transport[]>;
 }
 
 export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
-  init: (ctx) => genServer.ok({ ctx, locks: new Map(), watched: new Map() }),
+  init: (ctx) => genServer.ok({ ctx, locks: new Map(), watched: new Map(), sockets: new Map() }),
 
   handleCall(req, from, s, self) {
     switch (req[0]) {
@@ -52,10 +62,24 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
         self.monitor(pid);
         return genServer.reply('ok' as const, s);
       }
+      case 'connected': {
+        let n = 0;
+        for (const ts of s.sockets.values()) for (const t of ts) if (!t.closed) n++;
+        return genServer.reply(n, s);
+      }
     }
   },
 
-  handleCast(msg, s) {
+  handleCast(msg, s, self) {
+    if (msg[0] === 'own') {
+      const [, pid, t] = msg;
+      if (!s.watched.has(pid.key)) {
+        s.watched.set(pid.key, '');
+        self.monitor(pid);
+      }
+      s.sockets.set(pid.key, [...(s.sockets.get(pid.key) ?? []).filter((x) => !x.closed), t]);
+      return genServer.noreply(s);
+    }
     const q = s.locks.get(msg[1]);
     if (q === undefined) return genServer.noreply(s);
     q.shift();
@@ -70,6 +94,9 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
     const pid = msg[3] as Pid;
     const clientId = s.watched.get(pid.key);
     s.watched.delete(pid.key);
+    const reason = msg[4];
+    for (const t of s.sockets.get(pid.key) ?? []) if (!t.closed && !isCleanExit(reason)) t.destroy();
+    s.sockets.delete(pid.key);
     if (clientId !== undefined && s.ctx.sessions.get(clientId)?.equals(pid) === true) s.ctx.sessions.delete(clientId);
     return genServer.noreply(s);
   },
@@ -77,4 +104,6 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
 
 export const lock = (via: Ctx, clientId: string): Promise<unknown> => via.call(CM, ['lock', clientId], Infinity);
 export const unlock = (via: Ctx, clientId: string): void => via.cast(CM, ['unlock', clientId]);
+export const owned = (via: Ctx, pid: Pid, transport: Transport): void => via.cast(CM, ['own', pid, transport]);
+export const connectedCount = (via: Ctx): Promise<number> => via.call(CM, ['connected'], 5_000) as Promise<number>;
 export const registerSession = (via: Ctx, clientId: string, pid: Pid): Promise<unknown> => via.call(CM, ['register', clientId, pid], Infinity);

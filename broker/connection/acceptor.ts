@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { generate, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { logger, ExitError, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import { lock, registerSession, unlock } from '../cm/cm.js';
-import { RC_BAD_USER_NAME_OR_PASSWORD, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.js';
+import { lock, owned, registerSession, unlock } from '../cm/cm.js';
+import { RC_BAD_USER_NAME_OR_PASSWORD, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
 import type { Attach } from '../session/session-server.js';
 import { startSession } from '../session/session-sup.js';
 import { checkConnect, connackRefused } from './connect.js';
@@ -45,7 +45,6 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
     transport.onClose(() => self.send(self.self, ['$closed']));
     const deadline = Date.now() + ctx.cfg.mqtt.idle_timeout_ms;
     let connect: IConnectPacket | undefined;
-    let rest = Buffer.alloc(0);
     while (connect === undefined) {
       const m = await self.receive((x) => (Array.isArray(x) && (x[0] === '$data' || x[0] === '$closed') ? x : undefined), Math.max(0, deadline - Date.now()));
       if (!Array.isArray(m) || m[0] === '$closed') {
@@ -54,18 +53,32 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
         return;
       }
       buf = Buffer.concat([buf, m[1] as Buffer]);
+      // [MQTT-3.1.0-1]: the first packet must be CONNECT; no need to wait for the rest of another.
+      if (buf[0] !== 0x10) return notConnect(transport, buf[0]);
       const n = firstPacketLength(buf, ctx.cfg.mqtt.max_packet_size);
       if (n === 'more') continue;
-      if (n === 'malformed' || n === 'too_large') return refuse(ctx, transport, 5, n === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, n);
+      if (n === 'malformed' || n === 'too_large') return refuse(ctx, transport, protocolLevel(buf) ?? 4, n === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, n);
       const p = parseOne(buf.subarray(0, n));
-      rest = buf.subarray(n);
       if (p === undefined || p.cmd !== 'connect') {
-        // [MQTT-3.1.0-1]: the first packet must be CONNECT.
-        log.warn('first_packet_not_connect', { peer: transport.peer, cmd: p?.cmd ?? 'malformed' });
+        const level = protocolLevel(buf);
+        // [MQTT-3.1.2-2]: a level we do not speak gets 0x01 (the 3.1.1 CONNACK every level understands).
+        if (level !== undefined && level !== 3 && level !== 4 && level !== 5) return refuse(ctx, transport, 4, RC_UNSUPPORTED_PROTOCOL_VERSION, `protocol level ${level}`);
+        log.warn('malformed_connect', { peer: transport.peer }); // [MQTT-3.1.2-1], [MQTT-3.1.2-3], [MQTT-3.1.4-1]
         transport.destroy();
         return;
       }
       connect = p;
+      buf = buf.subarray(n);
+    }
+    // From here until the session actor owns the socket (the lock and auth may take a
+    // while), bytes are held aside in order, not lost with this process's mailbox.
+    const rest: Buffer[] = [buf];
+    transport.pause();
+    transport.onData((c) => rest.push(c));
+    for (;;) {
+      const m = await self.receive((x) => (Array.isArray(x) && x[0] === '$data' ? (x as [string, Buffer]) : undefined), 0);
+      if (!Array.isArray(m)) break;
+      rest.push(m[1]);
     }
     const version = connect.protocolVersion ?? 4;
     const v = checkConnect(connect, ctx.cfg, transport.peerhost, Date.now(), () => `beamq-${randomBytes(8).toString('hex')}`);
@@ -81,12 +94,14 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
       const existing = ctx.sessions.get(id);
       if (existing !== undefined) {
         try {
-          if (!v.info.cleanStart) {
-            await self.call(existing, ['takeover', attach], 15_000);
+          // 'ended': the old session lasted only as long as its connection; start afresh.
+          const taken = v.info.cleanStart ? 'ended' : await self.call(existing, ['takeover', attach], 15_000);
+          if (taken === 'ok') {
+            owned(self, existing, transport);
             ctx.metrics.connects++;
             return;
           }
-          await self.call(existing, ['discard'], 15_000);
+          if (v.info.cleanStart) await self.call(existing, ['discard'], 15_000);
         } catch (err) {
           // The old session died meanwhile: start afresh.
           if (!(err instanceof ExitError)) throw err;
@@ -94,11 +109,29 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
       }
       const pid = await startSession(self, ctx, attach);
       await registerSession(self, id, pid);
+      owned(self, pid, transport);
       ctx.metrics.connects++;
     } finally {
       unlock(self, id);
     }
   };
+}
+
+/** The protocol level byte of a CONNECT at the head of `buf`, if that much has arrived. */
+function protocolLevel(buf: Buffer): number | undefined {
+  let i = 1;
+  while (i < 5 && i < buf.length && (buf[i]! & 0x80) !== 0) i++;
+  const nameAt = i + 1;
+  if (nameAt + 2 > buf.length) return undefined;
+  const nameLen = buf.readUInt16BE(nameAt);
+  const name = buf.toString('latin1', nameAt + 2, nameAt + 2 + nameLen);
+  if (name !== 'MQTT' && name !== 'MQIsdp') return undefined;
+  return buf[nameAt + 2 + nameLen];
+}
+
+function notConnect(t: Transport, firstByte: number | undefined): void {
+  log.warn('first_packet_not_connect', { peer: t.peer, type: (firstByte ?? 0) >> 4 });
+  t.destroy();
 }
 
 function parseOne(b: Buffer): Packet | undefined {

@@ -4,11 +4,13 @@
  * Returns actions; the session actor carries them out. One section per packet type,
  * with the spec's clause ids. Pure: no sockets, no timers, no logging.
  */
-import type { IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
+import { generate, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
 import type { Authorizer } from '../auth.js';
 import type { Config } from '../config.js';
 import { newMessage, remainingExpiryS, type Message, type QoS } from '../mqtt/message.js';
+import { checkProperties, type PropertyContext } from '../mqtt/packet.js';
 import {
+  RC_MALFORMED_PACKET,
   RC_NO_MATCHING_SUBSCRIBERS,
   RC_NO_SUBSCRIPTION_EXISTED,
   RC_NOT_AUTHORIZED,
@@ -52,6 +54,16 @@ export type Action =
   /** The client said DISCONNECT: no will unless it asked for one (v5 0x04). */
   | { readonly t: 'client_disconnect'; readonly publishWill: boolean; readonly sessionExpiryS: number | undefined };
 
+/** The property set each client packet is checked against (the acks share one). */
+const PROPERTY_CONTEXT: Partial<Record<Packet['cmd'], PropertyContext>> = {
+  publish: 'publish',
+  subscribe: 'subscribe',
+  unsubscribe: 'unsubscribe',
+  disconnect: 'disconnect',
+  auth: 'auth',
+  connect: 'connect',
+};
+
 export class Channel {
   /** v5 Topic Alias → topic, as this client set them [MQTT-3.3.2-12]. */
   private readonly aliasesIn = new Map<number, string>();
@@ -72,6 +84,14 @@ export class Channel {
   /** One packet from the client. */
   handleIn(p: Packet, nowMs: number): Action[] {
     this.recvCount++;
+    // [MQTT-2.3.1-1] (v5 [MQTT-2.2.1-3]): these carry a non-zero packet identifier.
+    if ((p.cmd === 'subscribe' || p.cmd === 'unsubscribe' || (p.cmd === 'publish' && p.qos > 0)) && !(p.messageId! > 0)) {
+      return [this.close(RC_PROTOCOL_ERROR, `${p.cmd} without a packet identifier`)];
+    }
+    if (this.v5 && 'properties' in p && p.properties !== undefined) {
+      const bad = checkProperties(PROPERTY_CONTEXT[p.cmd] ?? 'ack', p.properties);
+      if (bad !== undefined) return [this.close(bad.reasonCode, bad.why)];
+    }
     switch (p.cmd) {
       case 'publish':
         return this.publish(p, nowMs);
@@ -80,7 +100,7 @@ export class Channel {
         return this.work(this.session.acked(p.messageId ?? 0, nowMs).work, nowMs);
       case 'pubrec': {
         const id = p.messageId ?? 0;
-        // A PUBREC with an error code ends that exchange: no PUBREL [MQTT-4.3.3-? v5 §4.3.3].
+        // A PUBREC with an error code ends that exchange: no PUBREL (v5 §4.3.3).
         if ((p.reasonCode ?? 0) >= 0x80) return this.work(this.session.acked(id, nowMs).work, nowMs);
         const known = this.session.received(id, nowMs);
         return [{ t: 'send', packet: { cmd: 'pubrel', messageId: id, ...(this.v5 && !known ? { reasonCode: RC_PACKET_IDENTIFIER_NOT_FOUND } : {}) } }];
@@ -100,7 +120,9 @@ export class Channel {
         const se = p.properties?.sessionExpiryInterval;
         // [MQTT-3.14.2-2]: a session that was to end at disconnect cannot be made to last.
         if (se !== undefined && se > 0 && this.info.sessionExpiryS === 0) return [this.close(RC_PROTOCOL_ERROR, 'session expiry set on DISCONNECT after 0 at CONNECT')];
-        return [{ t: 'client_disconnect', publishWill: (p.reasonCode ?? 0) === 0x04, sessionExpiryS: se }];
+        // [MQTT-3.1.2-10] (v5): only Normal disconnection (0x00) removes the will; 0x04
+        // asks for it, and any error code leaves it to be published, as EMQX does.
+        return [{ t: 'client_disconnect', publishWill: (p.reasonCode ?? 0) !== 0, sessionExpiryS: se }];
       }
       case 'connect':
         return [this.close(RC_PROTOCOL_ERROR, 'second CONNECT')]; // [MQTT-3.1.0-2]
@@ -122,15 +144,21 @@ export class Channel {
       if (!this.v5 || alias === 0 || alias > this.cfg.mqtt.max_topic_alias) return [this.close(RC_TOPIC_ALIAS_INVALID, `topic alias ${alias}`)];
       if (topic === '') {
         const known = this.aliasesIn.get(alias);
-        if (known === undefined) return [this.close(RC_PROTOCOL_ERROR, `unknown topic alias ${alias}`)]; // [MQTT-3.3.2-? §3.3.4]
+        if (known === undefined) return [this.close(RC_PROTOCOL_ERROR, `unknown topic alias ${alias}`)]; // v5 §3.3.2.3.4
         topic = known;
       } else this.aliasesIn.set(alias, topic);
       const { topicAlias: _drop, ...rest } = props;
       properties = rest;
     }
+    // v5 §3.3.4: an empty name is only valid with a Topic Alias; without one, a Protocol Error.
+    if (topic === '' && this.v5) return [this.close(RC_PROTOCOL_ERROR, 'empty topic name without a topic alias')];
     if (validateTopicName(topic) !== undefined) return [this.close(RC_TOPIC_NAME_INVALID, `invalid topic name ${JSON.stringify(topic)}`)];
+    // [MQTT-3.3.2-14]: a Response Topic is a topic name, so no wildcards.
+    if (props?.responseTopic !== undefined && validateTopicName(props.responseTopic) !== undefined) return [this.close(RC_PROTOCOL_ERROR, 'invalid response topic')];
     if (p.retain && !this.cfg.mqtt.retain_available) return [this.close(RC_RETAIN_NOT_SUPPORTED, 'retain not available')];
     if (p.qos > 2) return [this.close(RC_QOS_NOT_SUPPORTED, `qos ${p.qos}`)];
+    // [MQTT-3.3.1-2]: DUP is 0 at QoS 0; mosquitto treats it as a Malformed Packet too.
+    if (p.qos === 0 && p.dup) return [this.close(RC_MALFORMED_PACKET, 'DUP set on a QoS 0 PUBLISH')];
     const id = p.messageId ?? 0;
     if (!this.acl.check(this.info.clientId, this.info.username, 'publish', topic)) {
       // Denied: v5 says so in the ack; 3.1.1 acknowledges and drops, as mosquitto does.
@@ -168,7 +196,10 @@ export class Channel {
   // --- SUBSCRIBE / UNSUBSCRIBE (§3.8, §3.10) ------------------------------------------
 
   private subscribe(p: ISubscribePacket): Action[] {
+    if (p.subscriptions.length === 0) return [this.close(RC_PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter')]; // [MQTT-3.8.3-3]
     const subId = p.properties?.subscriptionIdentifier;
+    // v5 §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
+    if (subId !== undefined && (typeof subId !== 'number' || subId === 0)) return [this.close(RC_PROTOCOL_ERROR, 'bad subscription identifier')];
     const items: SubscribeItem[] = p.subscriptions.map((s) => {
       const parsed = parseFilter(s.topic);
       const base = { raw: s.topic, isNew: !this.session.subscriptions.has(s.topic) };
@@ -183,11 +214,12 @@ export class Channel {
       };
       if (parsed.type === 'invalid') return { ...base, filter: s.topic, opts, rc: RC_TOPIC_FILTER_INVALID };
       if (parsed.type === 'shared' && !this.cfg.mqtt.shared_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED };
-      if (parsed.type === 'shared' && opts.nl && this.v5) return { ...base, filter: parsed.filter, opts, rc: RC_PROTOCOL_ERROR }; // [MQTT-3.8.3-4]
       if (isWildcard(parsed.filter) && !this.cfg.mqtt.wildcard_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED };
       if (!this.acl.check(this.info.clientId, this.info.username, 'subscribe', parsed.filter)) return { ...base, filter: parsed.filter, opts, rc: RC_NOT_AUTHORIZED };
       return { ...base, filter: parsed.filter, opts };
     });
+    // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error (mosquitto: DISCONNECT 0x82).
+    if (this.v5 && items.some((it) => it.opts.share !== undefined && it.opts.nl)) return [this.close(RC_PROTOCOL_ERROR, 'no local on a shared subscription')];
     return [{ t: 'subscribe', packetId: p.messageId ?? 0, items }];
   }
 
@@ -199,11 +231,14 @@ export class Channel {
   }
 
   private unsubscribe(p: IUnsubscribePacket): Action[] {
+    if (p.unsubscriptions.length === 0) return [this.close(RC_PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter')]; // [MQTT-3.10.3-2]
     return [{ t: 'unsubscribe', packetId: p.messageId ?? 0, filters: p.unsubscriptions }];
   }
 
   unsubscribed(packetId: number, filters: readonly string[]): Action[] {
-    const codes = filters.map((f) => (this.session.subscriptions.delete(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED));
+    const codes = filters.map((f) =>
+      parseFilter(f).type === 'invalid' ? RC_TOPIC_FILTER_INVALID : this.session.subscriptions.delete(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED,
+    );
     // 3.1.1's UNSUBACK has no payload [MQTT-3.11.3]; v5 gives a code per filter.
     return [{ t: 'send', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? codes : [] } }];
   }
@@ -213,28 +248,44 @@ export class Channel {
   /** Turn session work into PUBLISH / PUBREL packets for this client. */
   work(ws: readonly Work[], nowMs: number): Action[] {
     const out: Action[] = [];
-    for (const w of ws) {
-      if (w.t === 'pubrel') out.push({ t: 'send', packet: { cmd: 'pubrel', messageId: w.packetId } });
-      else {
-        const o = w.out;
-        const packet: IPublishPacket = {
-          cmd: 'publish',
-          topic: o.msg.topic,
-          payload: o.msg.payload,
-          qos: o.qos,
-          dup: o.dup,
-          retain: o.retain,
-          ...(o.packetId === undefined ? {} : { messageId: o.packetId }),
-        };
-        if (this.v5) {
-          const props = this.publishProps(o.msg, o.subId, nowMs);
-          if (props !== undefined) packet.properties = props;
-        }
-        if (this.info.maxPacketSize > 0 && estimateSize(packet) > this.info.maxPacketSize) continue; // [MQTT-3.1.2-25]
-        out.push({ t: 'send', packet });
+    const todo = [...ws];
+    for (let w = todo.shift(); w !== undefined; w = todo.shift()) {
+      if (w.t === 'pubrel') {
+        out.push({ t: 'send', packet: { cmd: 'pubrel', messageId: w.packetId } });
+        continue;
       }
+      const o = w.out;
+      const packet: IPublishPacket = {
+        cmd: 'publish',
+        topic: o.msg.topic,
+        payload: o.msg.payload,
+        qos: o.qos,
+        dup: o.dup,
+        retain: o.retain,
+        ...(o.packetId === undefined ? {} : { messageId: o.packetId }),
+      };
+      if (this.v5) {
+        const props = this.publishProps(o.msg, o.subId, nowMs);
+        if (props !== undefined) packet.properties = props;
+      }
+      if (this.tooLarge(packet)) {
+        // [MQTT-3.1.2-25]: discard it and behave as if it had been sent and acknowledged,
+        // so its inflight slot frees and what waits behind it goes on.
+        if (o.packetId !== undefined) todo.push(...this.session.acked(o.packetId, nowMs).work);
+        continue;
+      }
+      out.push({ t: 'send', packet });
     }
     return out;
+  }
+
+  /** Over the client's Maximum Packet Size [MQTT-3.1.2-24]? Measured exactly, only when it set one. */
+  private tooLarge(p: IPublishPacket): boolean {
+    const max = this.info.maxPacketSize;
+    if (max === 0) return false;
+    // The payload alone decides most cases without encoding the packet.
+    if (p.payload.length > max) return true;
+    return generate(p, { protocolVersion: this.info.protocolVersion }).length > max;
   }
 
   private publishProps(msg: Message, subId: number | undefined, nowMs: number): IPublishPacket['properties'] {
@@ -251,10 +302,4 @@ export class Channel {
   close(reasonCode: number | undefined, why: string): Action {
     return { t: 'close', reasonCode: this.v5 ? (reasonCode ?? RC_UNSPECIFIED_ERROR) : undefined, why };
   }
-}
-
-function estimateSize(p: IPublishPacket): number {
-  let n = 5 + 2 + Buffer.byteLength(p.topic) + (p.messageId === undefined ? 0 : 2) + (typeof p.payload === 'string' ? Buffer.byteLength(p.payload) : p.payload.length);
-  if (p.properties !== undefined) n += Buffer.byteLength(JSON.stringify(p.properties));
-  return n;
 }

@@ -5,8 +5,11 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import type { Config } from '../config.js';
 import { newMessage, type Message } from '../mqtt/message.js';
+import { checkProperties } from '../mqtt/packet.js';
 import {
   connackCompat,
+  RC_BAD_AUTHENTICATION_METHOD,
+  RC_RETAIN_NOT_SUPPORTED,
   RC_CLIENT_IDENTIFIER_NOT_VALID,
   RC_MALFORMED_PACKET,
   RC_PROTOCOL_ERROR,
@@ -72,14 +75,26 @@ export function checkConnect(p: IConnectPacket, cfg: Config, peerhost: string, n
   if (p.password !== undefined && p.username === undefined && version !== 5) {
     return fail(RC_MALFORMED_PACKET, 'password without user name'); // [MQTT-3.1.2-22]
   }
+  if (version === 5) {
+    // §2.2.2.2: properties not allowed in CONNECT (or the will), cut short, or repeated.
+    const bad = checkProperties('connect', p.properties) ?? checkProperties('will', p.will?.properties);
+    if (bad !== undefined) return fail(bad.reasonCode, bad.why);
+  }
   const props = p.properties ?? {};
+  // [MQTT-4.12.0-1]: no enhanced authentication here, so no method is supported.
+  if (version === 5 && props.authenticationMethod !== undefined) return fail(RC_BAD_AUTHENTICATION_METHOD, `authentication method ${props.authenticationMethod}`);
+  // [MQTT-3.2.2-13] (v5): a retained will is refused (0x9A) when retain is off.
+  if (p.will?.retain === true && !cfg.mqtt.retain_available) return fail(RC_RETAIN_NOT_SUPPORTED, 'will retain not available');
   const ka = negotiateKeepalive(p.keepalive ?? 0, version, version === 5 && cfg.mqtt.server_keepalive_s > 0 ? cfg.mqtt.server_keepalive_s : undefined);
   const receiveMaximum = props.receiveMaximum ?? 65535;
-  if (version === 5 && receiveMaximum === 0) return fail(RC_PROTOCOL_ERROR, 'receive maximum 0'); // [MQTT-3.1.2-? §3.1.2.11.3]
+  if (version === 5 && receiveMaximum === 0) return fail(RC_PROTOCOL_ERROR, 'receive maximum 0'); // §3.1.2.11.3
+  if (version === 5 && props.maximumPacketSize === 0) return fail(RC_PROTOCOL_ERROR, 'maximum packet size 0'); // §3.1.2.11.4
   let will: Will | undefined;
   if (p.will !== undefined) {
     const bad = validateTopicName(p.will.topic);
     if (bad !== undefined) return fail(RC_TOPIC_NAME_INVALID, `will topic: ${bad.reason}`);
+    const rt = p.will.properties?.responseTopic;
+    if (rt !== undefined && validateTopicName(rt) !== undefined) return fail(RC_PROTOCOL_ERROR, 'will response topic'); // [MQTT-3.3.2-14], v5 §3.1.3.2.5
     const wp = p.will.properties;
     const { willDelayInterval, ...msgProps } = wp ?? {};
     will = {
@@ -144,7 +159,7 @@ export function connack(info: ClientInfo, sessionPresent: boolean, cfg: Config):
       subscriptionIdentifiersAvailable: true,
       ...(info.assignedId ? { assignedClientIdentifier: info.clientId } : {}),
       ...(info.serverKeepaliveS !== undefined ? { serverKeepAlive: info.serverKeepaliveS } : {}),
-      // The server capped the Session Expiry Interval: say so [MQTT-3.2.2-? §3.2.2.3.2].
+      // The server capped the Session Expiry Interval: say so (v5 §3.2.2.3.2).
       ...(info.sessionExpiryCapped ? { sessionExpiryInterval: info.sessionExpiryS } : {}),
     },
   };

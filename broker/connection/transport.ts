@@ -136,8 +136,12 @@ export class TcpTransport implements Transport {
   }
 }
 
+/** Bytes buffered beyond which a write asks for a drain notice (net.Socket's default highWaterMark). */
+const WS_HIGH_WATER = 16 * 1024;
+
 export class WsTransport implements Transport {
   readonly kind = 'ws';
+  private needDrain = false;
   private dataFn: ((c: Buffer) => void) | undefined;
   /** Messages that came before the first owner was ready (see TcpTransport). */
   private early: Buffer[] = [];
@@ -151,7 +155,9 @@ export class WsTransport implements Transport {
     readonly peer: string,
   ) {
     ws.binaryType = 'nodebuffer';
-    ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer) => {
+    ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean) => {
+      // [MQTT-6.0.0-1]: MQTT travels in binary frames only; anything else closes the connection.
+      if (!isBinary) return ws.terminate();
       const b = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       if (this.dataFn === undefined) this.early.push(b);
       else this.dataFn(b);
@@ -165,8 +171,14 @@ export class WsTransport implements Transport {
 
   write(b: Buffer): void {
     if (this.closed) return;
+    // As a net.Socket's 'drain': only after the buffer went over its high-water mark.
+    if (this.ws.bufferedAmount > WS_HIGH_WATER) this.needDrain = true;
     this.ws.send(b, { binary: true }, (err) => {
-      if (err === undefined && this.ws.bufferedAmount === 0) this.drainFn();
+      // ws reports success as null, not undefined.
+      if (this.needDrain && (err === undefined || err === null) && this.ws.bufferedAmount === 0) {
+        this.needDrain = false;
+        this.drainFn();
+      }
     });
   }
 

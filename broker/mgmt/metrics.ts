@@ -8,6 +8,7 @@ export class Metrics {
   messagesDropped = 0;
   messagesRetained = 0;
   publishNoSubscribers = 0;
+  messagesForwarded = 0;
   connects = 0;
   connectsRefused = 0;
   takeovers = 0;

@@ -4,6 +4,7 @@
  * retained counts, published (retained) every `sys.interval_ms`.
  */
 import { genServer, type Ctx, type GenServer } from '../../runtime/index.js';
+import { connectedCount } from '../cm/cm.js';
 import type { BrokerContext } from '../context.js';
 import { newMessage } from '../mqtt/message.js';
 import { publish } from '../routing/dispatch.js';
@@ -20,25 +21,28 @@ export const sysServer: GenServer<SysProtocol, BrokerContext, BrokerContext> = {
     if (ctx.cfg.sys.interval_ms > 0) self.sendAfter(self.self, ['tick'], 0);
     return genServer.ok(ctx);
   },
-  handleCall(_req, _from, ctx, self) {
-    publishSys(ctx, self);
+  async handleCall(_req, _from, ctx, self) {
+    await publishSys(ctx, self);
     return genServer.reply('ok' as const, ctx);
   },
-  handleInfo(_msg, ctx, self) {
-    publishSys(ctx, self);
+  async handleInfo(_msg, ctx, self) {
+    await publishSys(ctx, self);
     self.sendAfter(self.self, ['tick'], ctx.cfg.sys.interval_ms);
     return genServer.noreply(ctx);
   },
 };
 
-function publishSys(ctx: BrokerContext, via: Ctx): void {
+async function publishSys(ctx: BrokerContext, via: Ctx): Promise<void> {
+  // Connected clients, not sessions: a persistent session outlives its connection.
+  const connected = await connectedCount(via);
   const now = Date.now();
   const base = `$SYS/brokers/${ctx.node}`;
   const m = ctx.metrics;
   const values: [string, string | number][] = [
     ['version', VERSION],
     ['uptime', Math.floor((now - ctx.startedAt) / 1000)],
-    ['clients/connected', ctx.sessions.size],
+    ['clients/connected', connected],
+    ['sessions/count', ctx.sessions.size],
     ['messages/received', m.messagesReceived],
     ['messages/sent', m.messagesSent],
     ['messages/dropped', m.messagesDropped],

@@ -29,7 +29,8 @@ export const BROKER = serverName<BrokerProtocol>('broker');
 
 /*
  * State: the broker context (its `subs` table is written only here), the sessions
- * monitored, by pid key, and the routes asked of the router and not yet confirmed.
+ * monitored, by pid key, and the routes (filter, shared group) asked of the router and
+ * not yet confirmed, by `routeKey`.
  * Invariant: a SUBACK is answered only once the routes of its filters are in the
  * table; the broker does not wait for the router itself (the router takes route
  * writes in the order sent), so one subscribe's route never delays another's.
@@ -55,9 +56,10 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         let wait: Promise<unknown>[] | undefined;
         for (const r of reqs) {
           const first = s.ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts });
-          if (first) routeAdded(s, r.filter, addRoute(self, r.filter));
-          // Also a later subscriber of a filter whose route is still on its way waits for it.
-          const pending = s.routing.get(r.filter);
+          const key = routeKey(r.filter, r.opts.share);
+          if (first) routeAdded(s, key, addRoute(self, r.filter, r.opts.share));
+          // Also a later subscriber of a route still on its way waits for it.
+          const pending = s.routing.get(key);
           if (pending !== undefined) (wait ??= []).push(pending);
           out.push(r.opts.qos);
         }
@@ -83,7 +85,7 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
       const pid = msg[3] as Pid;
       s.monitored.delete(pid.key);
       // Nobody waits for these: the router takes them in order, after any add before.
-      for (const f of s.ctx.subs.removeSession(pid)) deleteRoute(self, f).catch((err: unknown) => routerFailed(self, err));
+      for (const [f, g] of s.ctx.subs.removeSession(pid)) deleteRoute(self, f, g).catch((err: unknown) => routerFailed(self, err));
       return genServer.noreply(s);
     }
     return genServer.unexpected(self.log, 'info', msg, s);
@@ -95,7 +97,7 @@ async function unsubscribeAll(s: State, pid: Pid, raws: readonly string[], self:
   for (const raw of raws) {
     const r = s.ctx.subs.remove(pid, raw);
     out.push(r !== undefined);
-    if (r?.lastForFilter === true) await deleteRoute(self, r.sub.filter);
+    if (r?.lastForRoute === true) await deleteRoute(self, r.sub.filter, r.sub.opts.share);
   }
   return genServer.reply(out, s);
 }
@@ -105,12 +107,17 @@ function routerFailed(self: Ctx, err: unknown): void {
   self.exit(self.self, ['route_write_failed', err instanceof Error ? err.message : String(err)]);
 }
 
+/** A route's key in `routing`: the filter, or the filter and its shared group (no filter holds U+0000). */
+function routeKey(filter: string, group: string | undefined): string {
+  return group === undefined ? filter : `${filter}\u0000${group}`;
+}
+
 /** Remember the route on its way until the router confirms it. */
-function routeAdded(s: State, filter: string, confirmed: Promise<unknown>): void {
+function routeAdded(s: State, key: string, confirmed: Promise<unknown>): void {
   const p = confirmed.finally(() => {
-    if (s.routing.get(filter) === p) s.routing.delete(filter);
+    if (s.routing.get(key) === p) s.routing.delete(key);
   });
-  s.routing.set(filter, p);
+  s.routing.set(key, p);
 }
 
 export const subscribe = (via: Ctx, clientId: string, reqs: readonly SubscribeRequest[]): Promise<number[]> =>

@@ -22,7 +22,7 @@ export class RetainedStore {
   /** Store (or, for an empty payload, clear) the retained message of `msg.topic`. */
   put(msg: Message): void {
     const words = msg.topic.split('/');
-    if (msg.payload.length === 0) return this.clear(words);
+    if (msg.payload.length === 0) return this.clearTopic(words);
     let n = this.root;
     for (const w of words) {
       let c = n.children?.get(w);
@@ -90,7 +90,14 @@ export class RetainedStore {
     }
   }
 
-  private clear(words: string[]): void {
+  /** Forget every retained message (this node joins another cluster and takes its). */
+  clear(): void {
+    this.root.children = undefined;
+    this.root.msg = undefined;
+    this.count = 0;
+  }
+
+  private clearTopic(words: string[]): void {
     const path: Level[] = [this.root];
     let n: Level | undefined = this.root;
     for (const w of words) {

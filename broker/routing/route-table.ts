@@ -1,9 +1,10 @@
 /**
  * The route table: filter → the nodes that have at least one subscriber for it
- * (FEATURES M3). Exact filters are a Map lookup; wildcard filters live in the trie.
- * `match(topic)` is what every publish reads, synchronously, on the publishing
- * process, so its answers are cached per topic until the next write; only the router
- * process writes. Pure: no processes, no I/O.
+ * (FEATURES M3), and for shared subscriptions filter → group → the nodes with members
+ * of that group (M12's `{Group, Node}` destinations). Exact filters are a Map lookup;
+ * wildcard filters are also kept in the trie. `match(topic)` is what every publish
+ * reads, synchronously, on the publishing process, so its answers are cached per
+ * topic until a filter comes or goes; only the router writes. Pure.
  */
 import type { NodeName } from '../../runtime/index.js';
 import { isWildcard } from '../mqtt/topic.js';
@@ -11,61 +12,97 @@ import { Trie } from '../mqtt/trie.js';
 
 export interface Route {
   readonly filter: string;
+  /** Nodes with ordinary subscribers of the filter. */
   readonly nodes: ReadonlySet<NodeName>;
+  /** Shared-subscription groups of the filter and the nodes that have members. */
+  readonly groups: ReadonlyMap<string, ReadonlySet<NodeName>> | undefined;
+}
+
+interface Entry {
+  readonly filter: string;
+  readonly nodes: Set<NodeName>;
+  groups: Map<string, Set<NodeName>> | undefined;
 }
 
 /** Topics whose matches are remembered; past this the cache starts over (bounded memory). */
 const MATCH_CACHE_MAX = 10_000;
 
+/** A route's key for per-node bookkeeping: the filter, or `group\u0000filter` for a shared one. */
+const keyOf = (filter: string, group: string | undefined): string => (group === undefined ? filter : `${group}\u0000${filter}`);
+
 export class RouteTable {
-  private readonly exact = new Map<string, Set<NodeName>>();
-  private readonly wild = new Map<string, Set<NodeName>>();
+  private readonly entries = new Map<string, Entry>();
   private readonly trie = new Trie();
+  private wildcards = 0;
   private readonly byNode = new Map<NodeName, Set<string>>();
-  /** topic → match(topic); emptied by every add and delete (writes are rare next to publishes). */
+  /**
+   * topic → match(topic). The routes in it are the live entries, so a node or group
+   * joining or leaving a known filter shows without a refresh; it is emptied only when
+   * a filter's entry is made or removed (writes are rare next to publishes).
+   */
   private readonly matched = new Map<string, readonly Route[]>();
 
-  /** Add `node` as a destination of `filter`. True if the route is new. */
-  add(filter: string, node: NodeName): boolean {
-    const wildcard = isWildcard(filter);
-    const m = wildcard ? this.wild : this.exact;
-    let nodes = m.get(filter);
-    if (nodes === undefined) {
-      m.set(filter, (nodes = new Set()));
-      if (wildcard) this.trie.insert(filter);
+  /** Add `node` as a destination of `filter` (for `group`, if shared). True if the route is new. */
+  add(filter: string, node: NodeName, group?: string): boolean {
+    let e = this.entries.get(filter);
+    if (e === undefined) {
+      e = { filter, nodes: new Set(), groups: undefined };
+      this.entries.set(filter, e);
+      this.matched.clear();
+      if (isWildcard(filter)) {
+        this.trie.insert(filter);
+        this.wildcards++;
+      }
     }
-    if (nodes.has(node)) return false;
-    nodes.add(node);
-    this.matched.clear();
-    let fs = this.byNode.get(node);
-    if (fs === undefined) this.byNode.set(node, (fs = new Set()));
-    fs.add(filter);
+    let set: Set<NodeName>;
+    if (group === undefined) set = e.nodes;
+    else {
+      e.groups ??= new Map();
+      let g = e.groups.get(group);
+      if (g === undefined) e.groups.set(group, (g = new Set()));
+      set = g;
+    }
+    if (set.has(node)) return false;
+    set.add(node);
+    let ks = this.byNode.get(node);
+    if (ks === undefined) this.byNode.set(node, (ks = new Set()));
+    ks.add(keyOf(filter, group));
     return true;
   }
 
-  /** Remove `node` from `filter`. True if the route existed. */
-  delete(filter: string, node: NodeName): boolean {
-    const wildcard = isWildcard(filter);
-    const m = wildcard ? this.wild : this.exact;
-    const nodes = m.get(filter);
-    if (nodes?.delete(node) !== true) return false;
-    this.matched.clear();
-    if (nodes.size === 0) {
-      m.delete(filter);
-      if (wildcard) this.trie.delete(filter);
+  /** Remove `node` from `filter` (for `group`, if shared). True if the route existed. */
+  delete(filter: string, node: NodeName, group?: string): boolean {
+    const e = this.entries.get(filter);
+    if (e === undefined) return false;
+    const set = group === undefined ? e.nodes : e.groups?.get(group);
+    if (set?.delete(node) !== true) return false;
+    if (group !== undefined && set.size === 0) {
+      e.groups!.delete(group);
+      if (e.groups!.size === 0) e.groups = undefined;
     }
-    const fs = this.byNode.get(node);
-    fs?.delete(filter);
-    if (fs?.size === 0) this.byNode.delete(node);
+    if (e.nodes.size === 0 && e.groups === undefined) {
+      this.entries.delete(filter);
+      this.matched.clear();
+      if (isWildcard(filter)) {
+        this.trie.delete(filter);
+        this.wildcards--;
+      }
+    }
+    const ks = this.byNode.get(node);
+    ks?.delete(keyOf(filter, group));
+    if (ks?.size === 0) this.byNode.delete(node);
     return true;
   }
 
-  /** Every route to `node` goes (the node left or died). Returns how many were removed. */
+  /** Every route to `node` goes (it left or died). Returns how many were removed. */
   purge(node: NodeName): number {
-    const fs = this.byNode.get(node);
-    if (fs === undefined) return 0;
+    const ks = this.byNode.get(node);
+    if (ks === undefined) return 0;
     let n = 0;
-    for (const f of [...fs]) if (this.delete(f, node)) n++;
+    for (const k of [...ks]) {
+      const i = k.indexOf('\u0000');
+      if (i < 0 ? this.delete(k, node) : this.delete(k.slice(i + 1), node, k.slice(0, i))) n++;
+    }
     return n;
   }
 
@@ -82,38 +119,45 @@ export class RouteTable {
 
   private lookup(topic: string): Route[] {
     const out: Route[] = [];
-    const e = this.exact.get(topic);
-    if (e !== undefined) out.push({ filter: topic, nodes: e });
-    if (this.wild.size > 0) {
+    // A topic name has no wildcards [MQTT-3.3.2-2]: an exact hit is an exact filter.
+    const e = this.entries.get(topic);
+    if (e !== undefined) out.push(e);
+    if (this.wildcards > 0) {
       for (const f of this.trie.match(topic)) {
-        const nodes = this.wild.get(f);
-        if (nodes !== undefined) out.push({ filter: f, nodes });
+        const w = this.entries.get(f);
+        if (w !== undefined) out.push(w);
       }
     }
     return out;
   }
 
-  /** The filters routed to `node`. */
-  filtersOf(node: NodeName): string[] {
-    return [...(this.byNode.get(node) ?? [])];
+  /** This node's routes as (filter, group) pairs: the snapshot it sends to a peer. */
+  routesOf(node: NodeName): [filter: string, group: string | undefined][] {
+    return [...(this.byNode.get(node) ?? [])].map((k) => {
+      const i = k.indexOf('\u0000');
+      return i < 0 ? [k, undefined] : [k.slice(i + 1), k.slice(0, i)];
+    });
   }
 
-  has(filter: string, node: NodeName): boolean {
-    return (isWildcard(filter) ? this.wild : this.exact).get(filter)?.has(node) ?? false;
+  has(filter: string, node: NodeName, group?: string): boolean {
+    const e = this.entries.get(filter);
+    return (group === undefined ? e?.nodes : e?.groups?.get(group))?.has(node) ?? false;
   }
 
-  /** Number of (filter, node) routes. */
+  /** Number of (filter, destination) routes. */
   get size(): number {
     let n = 0;
-    for (const fs of this.byNode.values()) n += fs.size;
+    for (const ks of this.byNode.values()) n += ks.size;
     return n;
   }
 
-  /** Every route, for status and tests. */
+  /** Every route, for `ctl routes list` and tests: shared ones as `$share/<group>/<filter>`. */
   all(): { filter: string; nodes: NodeName[] }[] {
     const out: { filter: string; nodes: NodeName[] }[] = [];
-    for (const [filter, nodes] of this.exact) out.push({ filter, nodes: [...nodes] });
-    for (const [filter, nodes] of this.wild) out.push({ filter, nodes: [...nodes] });
-    return out;
+    for (const e of this.entries.values()) {
+      if (e.nodes.size > 0) out.push({ filter: e.filter, nodes: [...e.nodes].sort() });
+      if (e.groups !== undefined) for (const [g, ns] of e.groups) out.push({ filter: `$share/${g}/${e.filter}`, nodes: [...ns].sort() });
+    }
+    return out.sort((a, b) => (a.filter < b.filter ? -1 : a.filter > b.filter ? 1 : 0));
   }
 }

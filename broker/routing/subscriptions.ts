@@ -30,9 +30,12 @@ export class SubTable {
   /** pid key → raw filter → subscriber, to clean up after a session. */
   private readonly bySession = new Map<string, Map<string, Subscriber>>();
 
-  /** Add or update a subscription. True when the filter had no local subscriber before. */
+  /**
+   * Add or update a subscription. True when its route — the filter, or the filter's
+   * shared group — had no local subscriber before (the node's route must be added).
+   */
   add(s: Subscriber): boolean {
-    const had = this.hasFilter(s.filter);
+    const had = this.hasRoute(s.filter, s.opts.share);
     const key = s.pid.key;
     const old = this.bySession.get(key)?.get(s.raw);
     if (old !== undefined) this.detach(old);
@@ -53,28 +56,33 @@ export class SubTable {
     return !had;
   }
 
-  /** Remove one subscription; returns it and whether its filter has no local subscriber left. */
-  remove(pid: Pid, raw: string): { sub: Subscriber; lastForFilter: boolean } | undefined {
+  /** Remove one subscription; returns it and whether its route has no local subscriber left. */
+  remove(pid: Pid, raw: string): { sub: Subscriber; lastForRoute: boolean } | undefined {
     const bs = this.bySession.get(pid.key);
     const s = bs?.get(raw);
     if (s === undefined) return undefined;
     bs!.delete(raw);
     if (bs!.size === 0) this.bySession.delete(pid.key);
     this.detach(s);
-    return { sub: s, lastForFilter: !this.hasFilter(s.filter) };
+    return { sub: s, lastForRoute: !this.hasRoute(s.filter, s.opts.share) };
   }
 
-  /** Remove everything a session subscribed; returns the filters left with no local subscriber. */
-  removeSession(pid: Pid): string[] {
+  /** Remove everything a session subscribed; returns the routes left with no local subscriber. */
+  removeSession(pid: Pid): [filter: string, group: string | undefined][] {
     const bs = this.bySession.get(pid.key);
     if (bs === undefined) return [];
     this.bySession.delete(pid.key);
-    const emptied: string[] = [];
+    const emptied: [string, string | undefined][] = [];
     for (const s of bs.values()) {
       this.detach(s);
-      if (!this.hasFilter(s.filter) && !emptied.includes(s.filter)) emptied.push(s.filter);
+      if (!this.hasRoute(s.filter, s.opts.share) && !emptied.some(([f, g]) => f === s.filter && g === s.opts.share)) emptied.push([s.filter, s.opts.share]);
     }
     return emptied;
+  }
+
+  /** Has this node a subscriber for the filter (ordinary, or in shared group `group`)? */
+  hasRoute(filter: string, group: string | undefined): boolean {
+    return group === undefined ? this.normal.has(filter) : this.shared.get(filter)?.has(group) === true;
   }
 
   hasSession(pid: Pid): boolean {

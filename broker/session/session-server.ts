@@ -13,10 +13,10 @@ import { Inbound } from '../connection/inbound.js';
 import { Keepalive } from '../connection/keepalive.js';
 import type { Transport } from '../connection/transport.js';
 import { encodeFast } from '../mqtt/publish-codec.js';
-import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
+import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SERVER_SHUTTING_DOWN, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
-import { Session } from './session.js';
+import { Session, type SubOpts } from './session.js';
 
 const log = logger('broker:session');
 
@@ -24,16 +24,34 @@ const log = logger('broker:session');
 export interface Attach {
   readonly info: ClientInfo;
   readonly transport: Transport;
-  /** Bytes that followed the CONNECT in the same read. */
-  readonly rest: Buffer;
+  /** Bytes that followed the CONNECT, in order (the transport is paused until attached). */
+  readonly rest: readonly Buffer[];
+}
+
+/** What a session's `info` call says about it (inspection and tests). */
+export interface SessionInfo {
+  readonly clientId: string;
+  readonly connected: boolean;
+  /** Raw filter → options. */
+  readonly subscriptions: Record<string, SubOpts>;
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement. */
+  readonly inflight: number;
+  /** Messages queued (window full, socket backed up, or client away). */
+  readonly mqueue: number;
+  /** Messages the queue dropped because it was full. */
+  readonly dropped: number;
+  /** Incoming QoS 2 packet ids awaiting PUBREL. */
+  readonly awaitingRel: number;
+  /** Bytes written to the socket and not yet taken by the kernel (0 while disconnected). */
+  readonly socketBacklog: number;
 }
 
 export interface SessionProtocol {
   calls: {
     /** A new connection for this client id: take it over (cleanStart false) or discard the session. */
-    takeover: { args: [attach: Attach]; reply: 'ok' };
+    takeover: { args: [attach: Attach]; reply: 'ok' | 'ended' };
     discard: { args: []; reply: 'ok' };
-    info: { args: []; reply: Record<string, unknown> };
+    info: { args: []; reply: SessionInfo };
   };
   info: DeliverMsg | readonly ['$data', Transport, Buffer] | readonly ['$closed', Transport] | readonly ['$drain'] | readonly ['$timer', 'keepalive' | 'retry' | 'expire' | 'will'];
 }
@@ -88,6 +106,9 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
   handleCall(req, _from, s, self) {
     switch (req[0]) {
       case 'takeover': {
+        // A session that ends with its connection (v5 expiry 0, 3.1.1 clean session) ends
+        // now, as its connection is closed: nothing to resume [MQTT-3.1.2-23].
+        if (s.info.sessionExpiryS === 0) return discard(s, self, 'ended');
         // [MQTT-3.1.4-3]: the old connection gets DISCONNECT 0x8E and is closed.
         if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'takenover', self);
         s.ctx.metrics.takeovers++;
@@ -95,11 +116,9 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
         return genServer.reply('ok' as const, s);
       }
       case 'discard':
-        if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
-        publishWill(s, self);
-        return genServer.stop(['shutdown', 'discarded'], s, 'ok' as const);
+        return discard(s, self, 'ok');
       case 'info':
-        return genServer.reply(
+        return genServer.reply<State, SessionInfo>(
           {
             clientId: s.info.clientId,
             connected: s.channel !== undefined,
@@ -107,6 +126,8 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
             inflight: s.session.inflightSize,
             mqueue: s.session.mqueue.len,
             dropped: s.session.mqueue.dropped,
+            awaitingRel: s.session.awaitingRel.size,
+            socketBacklog: s.transport?.backlog ?? 0,
           },
           s,
         );
@@ -138,12 +159,25 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
     }
   },
 
-  terminate(_reason, s) {
-    if (s.transport !== undefined) s.transport.destroy();
+  terminate(reason, s) {
+    const t = s.transport;
+    if (t === undefined) return;
+    // The broker is stopping: a v5 client is told why (0x8B Server shutting down, as EMQX).
+    if (reason === 'shutdown' && s.info.protocolVersion === 5) {
+      write(s, { cmd: 'disconnect', reasonCode: RC_SERVER_SHUTTING_DOWN });
+      t.end();
+    } else t.destroy();
   },
 };
 
 // --- connection ----------------------------------------------------------------------
+
+/** The session ends for a new connection: the old one is told (0x8E) and the will goes. */
+function discard<R extends 'ok' | 'ended'>(s: State, self: Ctx, reply: R): ReturnType<typeof genServer.stop<State, R>> {
+  if (s.channel !== undefined) dropConnection(s, RC_SESSION_TAKEN_OVER, 'discarded', self);
+  publishWill(s, self);
+  return genServer.stop(['shutdown', 'discarded'], s, reply);
+}
 
 /** A handler's work may have to wait for the broker: the step waits with it. */
 function step(r: void | Promise<unknown>, s: State): ReturnType<typeof genServer.noreply<State>> | Promise<ReturnType<typeof genServer.noreply<State>>> {
@@ -171,7 +205,9 @@ function attachConnection(s: State, a: Attach, resumed: boolean, self: Ctx): voi
   armKeepalive(s, s.keepalive.start(now), self);
   armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
   if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
-  if (a.rest.length > 0) void onData(s, a.rest, self);
+  // What followed the CONNECT is handled as any later data, in order, each step awaited.
+  for (const chunk of a.rest) if (chunk.length > 0) self.send(me, ['$data', t, chunk]);
+  t.resume();
 }
 
 function onData(s: State, chunk: Buffer, self: Ctx): void | Promise<unknown> {
@@ -221,6 +257,7 @@ function runOne(s: State, a: Action, self: Ctx): boolean {
       write(s, a.packet);
       return true;
     case 'publish': {
+      s.ctx.metrics.messagesReceived++; // from clients only: not the broker's own ($SYS, wills)
       const n = publish(s.ctx, a.msg, self);
       if (a.ack !== undefined && s.channel !== undefined) write(s, (s.channel.publishAck(a.ack, a.packetId ?? 0, n) as { packet: Packet }).packet);
       return true;
@@ -338,6 +375,11 @@ function publishWill(s: State, self: Ctx): void {
   const w = s.will;
   s.will = undefined;
   if (w === undefined) return;
+  // The will is a publish by this client: the ACL applies to it as to any other (EMQX does so too).
+  if (!s.ctx.acl.check(s.info.clientId, s.info.username, 'publish', w.msg.topic)) {
+    log.warn('will_denied', { client: s.info.clientId, topic: w.msg.topic });
+    return;
+  }
   publish(s.ctx, { ...w.msg, timestamp: Date.now() }, self);
 }
 
@@ -359,7 +401,8 @@ function onTimer(s: State, kind: 'keepalive' | 'retry' | 'expire' | 'will', self
     }
     case 'retry':
       if (s.channel === undefined) return;
-      run(s, s.channel.work(s.session.retry(now, s.ctx.cfg.mqtt.retry_interval_ms), now), self);
+      // v5 resends only on reconnect [MQTT-4.4.0-1]; 3.1.1 allows a retry (EMQX retry_interval).
+      if (s.info.protocolVersion !== 5) run(s, s.channel.work(s.session.retry(now, s.ctx.cfg.mqtt.retry_interval_ms), now), self);
       s.session.expireAwaitingRel(now, s.ctx.cfg.mqtt.await_rel_timeout_ms);
       armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
       return;

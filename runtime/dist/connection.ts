@@ -1,14 +1,16 @@
 /**
  * One connected peer, after the handshake: 4-byte frames both ways, an empty frame
- * is a tick. Outgoing frames are gathered and written once per turn (one syscall for
- * a burst); incoming frames are decoded (CBOR from a beamq peer, ETF from a BEAM) and
- * handed to `onFrame`. A malformed frame or a silent peer closes the connection.
+ * is a tick. Outgoing messages are gathered and written once per turn (one syscall for
+ * a burst): to a beamq peer as one batch frame (batch.ts), to a BEAM one ETF frame
+ * each. Incoming frames are decoded and handed to `onFrame`. A malformed frame or a
+ * silent peer closes the connection.
  * No process of its own: the net kernel owns it, the remote ops feed it.
  */
 import type net from 'node:net';
 import { logger } from '../log.js';
 import type { NodeName } from '../terms.js';
-import { decodeCbor, encodeCbor } from './cbor-codec.js';
+import { BatchReader, BatchWriter } from './batch.js';
+import type { Endpoints } from './cbor-codec.js';
 import { DistProtocolError } from './errors.js';
 import { decodeDistMessage, encodeDistMessage, hasPayload, type Control } from './etf-dist.js';
 import { DEFAULT_MAX_FRAME, FrameReader } from './framing.js';
@@ -17,12 +19,17 @@ const log = logger('runtime:dist');
 
 /** Above this many unsent bytes a warning is logged (the peer is slow; nothing is dropped). */
 const BACKLOG_WARN_BYTES = 64 * 1024 * 1024;
+/**
+ * A batch this large is written at once rather than at the end of the turn: the peer
+ * starts decoding while we go on encoding, and a frame stays far below any frame limit.
+ */
+const FLUSH_BYTES = 64 * 1024;
 
 export interface PeerInfo {
   readonly node: NodeName;
   readonly flags: bigint;
   readonly creation: number;
-  /** The peer is a beamq node: frames are CBOR. Otherwise a BEAM: frames are ETF. */
+  /** The peer is a beamq node: batch frames (batch.ts). Otherwise a BEAM: ETF frames. */
   readonly beamq: boolean;
   /** The peer did not publish itself (a hidden node: not in nodes(), not made transitive). */
   readonly hidden: boolean;
@@ -32,11 +39,17 @@ export type DownReason = 'closed' | 'net_tick_timeout' | 'protocol_error' | 'dis
 
 export interface ConnectionHooks {
   onFrame(conn: Connection, ctl: Control, msg: unknown): void;
+  /** Every complete frame of a read was handed to onFrame (run the processes they woke). */
+  afterFrames(conn: Connection): void;
   onDown(conn: Connection, reason: DownReason): void;
 }
 
 export class Connection {
   private readonly reader: FrameReader;
+  /** Beamq peers: the batch being gathered, and the reader of theirs. */
+  private readonly batch: BatchWriter | undefined;
+  private readonly batchReader: BatchReader | undefined;
+  /** BEAM peers: frames (with their length headers) waiting for the flush. */
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushQueued = false;
@@ -54,9 +67,16 @@ export class Connection {
     private readonly socket: net.Socket,
     buffered: Buffer,
     private readonly hooks: ConnectionHooks,
+    /** Our node's name and creation (the other end of `info`). */
+    local: { readonly name: NodeName; readonly creation: number },
     maxFrame = DEFAULT_MAX_FRAME,
   ) {
     this.reader = new FrameReader('connected', maxFrame);
+    if (info.beamq) {
+      const ends: Endpoints = { self: local.name, selfCreation: local.creation, peer: info.node, peerCreation: info.creation };
+      this.batch = new BatchWriter(ends);
+      this.batchReader = new BatchReader(ends);
+    }
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('close', () => this.down('closed'));
@@ -64,7 +84,9 @@ export class Connection {
     socket.on('drain', () => {
       this.warnedBacklog = false;
     });
-    if (buffered.length > 0) this.onData(buffered);
+    // Frames that came with the handshake's last message: delivered now, but the
+    // processes they wake run later, once the net kernel has the connection up.
+    if (buffered.length > 0) this.readFrames(buffered);
     socket.resume();
   }
 
@@ -79,23 +101,34 @@ export class Connection {
   /** Queue one control message (with its payload, if the operation carries one). */
   send(ctl: Control, msg?: unknown): void {
     if (this.closed) return;
-    let payload: Buffer;
-    try {
-      payload = this.info.beamq ? encodeCbor(ctl, msg) : this.encodeEtf(ctl, msg);
-    } catch (err) {
-      // The message cannot be encoded (a function, a symbol...): drop it, as a send to
-      // a node that refuses it; the sender learns nothing, as in Erlang.
-      log.warn('dist_unencodable_message', { node: this.node, op: ctl[0], error: (err as Error).message });
-      return;
+    const b = this.batch;
+    if (b !== undefined) {
+      if (!b.add(ctl, msg)) return this.unencodable(ctl, b.refusal);
+      if (b.bytes >= FLUSH_BYTES) return this.flush();
+    } else {
+      let payload: Buffer;
+      try {
+        payload = this.encodeEtf(ctl, msg);
+      } catch (err) {
+        return this.unencodable(ctl, (err as Error).message);
+      }
+      const hdr = Buffer.allocUnsafe(4);
+      hdr.writeUInt32BE(payload.length, 0);
+      this.out.push(hdr, payload);
+      this.outBytes += 4 + payload.length;
     }
-    const hdr = Buffer.allocUnsafe(4);
-    hdr.writeUInt32BE(payload.length, 0);
-    this.out.push(hdr, payload);
-    this.outBytes += 4 + payload.length;
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flush);
     }
+  }
+
+  /**
+   * The message cannot be encoded (a function, a symbol...): drop it, as a send to a
+   * node that refuses it; the sender learns nothing, as in Erlang.
+   */
+  private unencodable(ctl: Control, why: string): void {
+    log.warn('dist_unencodable_message', { node: this.node, op: ctl[0], error: why });
   }
 
   /**
@@ -122,7 +155,7 @@ export class Connection {
       this.heard = false;
       this.silent = 0;
     } else if (++this.silent >= 4) return 'timeout';
-    if (!this.spoke && this.outBytes === 0) this.socket.write(Buffer.alloc(4));
+    if (!this.spoke && !this.pending) this.socket.write(Buffer.alloc(4));
     this.spoke = false;
     return 'ok';
   }
@@ -130,21 +163,29 @@ export class Connection {
   /** Close the connection; `onDown` follows once with `reason`. */
   close(reason: DownReason): void {
     if (this.closed) return;
-    if (this.outBytes > 0) this.flush();
+    if (this.pending) this.flush();
     this.socket.end();
     this.socket.destroySoon();
     this.down(reason);
   }
 
+  private get pending(): boolean {
+    return this.outBytes > 0 || (this.batch !== undefined && this.batch.size > 0);
+  }
+
   private readonly flush = (): void => {
     this.flushQueued = false;
-    if (this.outBytes === 0 || this.closed) return;
-    const frames = this.out;
-    this.out = [];
-    this.outBytes = 0;
+    if (this.closed || !this.pending) return;
+    let data: Buffer;
+    if (this.batch !== undefined) data = this.batch.take();
+    else {
+      data = Buffer.concat(this.out);
+      this.out = [];
+      this.outBytes = 0;
+    }
     this.spoke = true;
     // One write for the whole burst: the kernel sees a single large send.
-    const ok = this.socket.write(Buffer.concat(frames));
+    const ok = this.socket.write(data);
     if (!ok && this.socket.writableLength > BACKLOG_WARN_BYTES && !this.warnedBacklog) {
       this.warnedBacklog = true;
       log.warn('dist_backlog', { node: this.node, bytes: this.socket.writableLength });
@@ -152,16 +193,26 @@ export class Connection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
+    if (this.readFrames(chunk)) this.hooks.afterFrames(this);
+  };
+
+  /** Hand every complete frame to onFrame; true if any message was delivered. */
+  private readFrames(chunk: Buffer): boolean {
     this.heard = true;
     this.reader.push(chunk);
+    let delivered = false;
     try {
       for (;;) {
         const f = this.reader.next();
-        if (f === undefined) return;
+        if (f === undefined) break;
         if (f.length === 0) continue; // a tick
-        const { ctl, msg } = this.info.beamq ? decodeCbor(f) : decodeEtf(f);
-        this.hooks.onFrame(this, ctl, msg);
-        if (this.closed) return;
+        delivered = true;
+        if (this.batchReader !== undefined) this.batchReader.read(f, this.deliver);
+        else {
+          const { ctl, msg } = decodeEtf(f);
+          this.hooks.onFrame(this, ctl, msg);
+        }
+        if (this.closed) break;
       }
     } catch (err) {
       if (!(err instanceof DistProtocolError)) throw err;
@@ -169,6 +220,12 @@ export class Connection {
       this.socket.destroy();
       this.down('protocol_error');
     }
+    return delivered;
+  }
+
+  private readonly deliver = (ctl: Control, msg: unknown): boolean => {
+    this.hooks.onFrame(this, ctl, msg);
+    return !this.closed;
   };
 
   private down(reason: DownReason): void {

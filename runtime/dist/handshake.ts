@@ -35,6 +35,14 @@ export type { HandshakeStatus } from './handshake-messages.js';
 /** `net_setuptime` (OTP net_kernel SETUPTIME): the whole handshake must finish within it. */
 export const DEFAULT_SETUP_TIME_MS = 7_000;
 
+/**
+ * Largest handshake message a peer may send. The largest is send_name: tag, flags,
+ * creation, name length and a name of at most 255 characters of up to 4 UTF-8 bytes,
+ * 1 + 8 + 4 + 2 + 1020 = 1035 bytes. A 2-byte length could announce 64 KiB; refusing
+ * more at once means a bad length is reported as such, not as a timeout.
+ */
+export const MAX_HANDSHAKE_MESSAGE = 2048;
+
 const defaultLog = logger('dist:handshake');
 
 export interface HandshakeOptions {

@@ -41,6 +41,10 @@ class Peer implements Outbound {
 
   constructor(readonly node: NodeName) {}
 
+  get beam(): boolean {
+    return this.conn?.info.beamq === false;
+  }
+
   send(ctl: Control, msg?: unknown): void {
     if (this.conn !== undefined) this.conn.send(ctl, msg);
     else this.queue.push([ctl, msg]);
@@ -254,7 +258,8 @@ export class NetKernel implements Router {
     const conn = new Connection(info, est.socket, est.buffered, {
       onFrame: (c, ctl, msg) => this.remote.handle(c.node, ctl, msg),
       onDown: (c, reason) => this.down(c, reason),
-    });
+      afterFrames: () => this.core.scheduler.runNow(),
+    }, { name: this.core.name, creation: this.core.creation });
     peer.conn = conn;
     peer.outgoing = undefined;
     peer.incoming = false;

@@ -16,6 +16,8 @@ import { handleSpawnRequest, SpawnRequests } from './remote-spawn.js';
 /** Where control messages for a node go: its connection, or a queue while it is being set up. */
 export interface Outbound {
   send(ctl: Control, msg?: unknown): void;
+  /** The peer is a BEAM (ETF, Erlang's control set); false while that is not known yet. */
+  readonly beam: boolean;
 }
 
 /** What the net kernel gives the remote ops: a way out to any node (connecting on demand). */
@@ -66,7 +68,7 @@ export class DistRemote implements RemoteOps {
   send(to: Pid, msg: unknown, from: Pid | undefined): void {
     const out = this.router.to(to.node);
     if (out === undefined) return;
-    if (from !== undefined && !this.router.isBeam(to.node)) out.send([CTRL.SEND_SENDER, from, to], msg);
+    if (from !== undefined && !out.beam) out.send([CTRL.SEND_SENDER, from, to], msg);
     else out.send([CTRL.SEND, '', to], msg);
   }
 

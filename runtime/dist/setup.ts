@@ -8,7 +8,7 @@ import net from 'node:net';
 import { portPlease } from '../../epmd/client.js';
 import type { NodeName } from '../terms.js';
 import { DEFAULT_MAX_FRAME, SocketFrameIO } from './framing.js';
-import { accept, initiate, type HandshakeResult, type HandshakeStatus } from './handshake.js';
+import { accept, initiate, MAX_HANDSHAKE_MESSAGE, type HandshakeResult, type HandshakeStatus } from './handshake.js';
 import { parseNodeName } from './node-name.js';
 
 export class SetupError extends Error {
@@ -44,7 +44,7 @@ export async function connectTo(peer: NodeName, p: SetupParams, onAlive: () => b
   const info = await portPlease(alive, { host, port: p.epmdPort, timeoutMs: p.setupTimeMs });
   if (info === 'noport') throw new SetupError('noport', `${alive} is not registered with epmd on ${host}`);
   const socket = await tcpConnect(host, info.port, Math.max(1, deadline - Date.now()));
-  const io = new SocketFrameIO(socket, { peer, maxFrame: p.maxFrame ?? DEFAULT_MAX_FRAME });
+  const io = new SocketFrameIO(socket, { peer, maxFrame: handshakeLimit(p) });
   const result = await initiate(io, {
     name: p.name,
     peer,
@@ -64,7 +64,7 @@ export async function acceptFrom(
   p: SetupParams,
   decideStatus: (peer: NodeName, flags: bigint) => HandshakeStatus,
 ): Promise<Established> {
-  const io = new SocketFrameIO(socket, { maxFrame: p.maxFrame ?? DEFAULT_MAX_FRAME });
+  const io = new SocketFrameIO(socket, { maxFrame: handshakeLimit(p) });
   const result = await accept(io, {
     name: p.name,
     creation: p.creation,
@@ -75,6 +75,11 @@ export async function acceptFrom(
   });
   const { socket: s, buffered } = io.detach();
   return { result, socket: s, buffered };
+}
+
+/** The handshake's frames are small; the connection that follows applies `maxFrame`. */
+function handshakeLimit(p: SetupParams): number {
+  return Math.min(p.maxFrame ?? DEFAULT_MAX_FRAME, MAX_HANDSHAKE_MESSAGE);
 }
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<net.Socket> {

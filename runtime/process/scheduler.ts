@@ -62,6 +62,17 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Run the queue at once: called by an I/O callback that has just woken processes
+   * (a distribution connection's frames), so that they answer before Node's stream
+   * bookkeeping and the microtask queue run. Counts as a new slice from the event loop.
+   */
+  runNow(): void {
+    if (this.draining || this.queue.length === 0) return;
+    this.chainStart = performance.now();
+    this.drain();
+  }
+
   private readonly drainFromLoop = (): void => {
     this.chainStart = performance.now();
     this.drain();

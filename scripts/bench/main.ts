@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- <family> [...]`: runs benchmark families and prints one JSON line
- * per figure. Families: epmd, runtime, trie, mqtt. With no argument, every family runs.
+ * per figure. Families: dist, epmd, runtime, trie, mqtt. With no argument, every family runs.
  */
+import { benchDist } from './dist.js';
 import { benchEpmd } from './epmd.js';
 import { benchMqtt } from './mqtt.js';
 import { benchRuntime } from './runtime.js';
@@ -9,6 +10,7 @@ import { benchTrie } from './trie.js';
 import { note } from './report.js';
 
 const FAMILIES: Record<string, () => Promise<void>> = {
+  dist: benchDist,
   epmd: benchEpmd,
   runtime: benchRuntime,
   trie: benchTrie,

@@ -37,3 +37,22 @@ test('route-table: many distinct topics keep matching right past the cache bound
   for (let i = 0; i < 25_000; i++) t.is(rt.match(`d/${i}/temp`).length, 1);
   t.is(rt.match('d/1/hum').length, 0);
 });
+
+test('route-table: shared groups joining and leaving a cached filter are seen by the next match', (t) => {
+  const rt = new RouteTable();
+  rt.add('s/+', 'n1', 'g1');
+  const groups = (): [string, string[]][] => [...(rt.match('s/x').find((r) => r.filter === 's/+')?.groups ?? [])].map(([g, ns]) => [g, [...ns].sort()]);
+  t.deepEqual(groups(), [['g1', ['n1']]]);
+  rt.add('s/+', 'n2', 'g1');
+  rt.add('s/+', 'n1', 'g2');
+  t.deepEqual(groups(), [['g1', ['n1', 'n2']], ['g2', ['n1']]], 'after adds');
+  rt.add('s/+', 'n3');
+  t.deepEqual([...rt.match('s/x')[0]!.nodes], ['n3'], 'an ordinary subscriber next to the groups');
+  rt.delete('s/+', 'n1', 'g2');
+  rt.delete('s/+', 'n3');
+  t.deepEqual(groups(), [['g1', ['n1', 'n2']]], 'after deletes');
+  rt.purge('n1');
+  rt.purge('n2');
+  t.deepEqual(rt.match('s/x'), [], 'after purges');
+  t.is(rt.size, 0);
+});
