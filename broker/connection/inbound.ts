@@ -127,9 +127,15 @@ export function parseWhole(bytes: Buffer, protocolVersion: number, packets: Pack
   (p as unknown as { settings: object }).settings = { protocolVersion };
   out = packets;
   error = undefined;
-  p.parse(bytes);
+  const left = p.parse(bytes);
   out = NONE;
-  const e = error;
+  let e = error;
   error = undefined;
+  // Whole packets leave nothing behind; bytes held back mean a length mqtt-packet read otherwise.
+  if (e === undefined && left !== 0) e = new Error('packet shorter than its contents');
+  // After an error mqtt-packet's state is not all reset (its read position survives
+  // `_resetState`, so the next packet would be read from the wrong offset): the shared
+  // parser is dropped and the next use makes a new one. Errors are rare; this is cheap.
+  if (e !== undefined) parsers.delete(protocolVersion);
   return e;
 }

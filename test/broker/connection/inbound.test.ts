@@ -88,3 +88,27 @@ test('inbound: the shared parser reads each packet at its own protocol version, 
   const got = feed(new Inbound(5, 0), [generate(sub, { protocolVersion: 5 })]);
   t.deepEqual((got[0] as { properties?: unknown }).properties, { subscriptionIdentifier: 7 });
 });
+
+test('inbound: the shared parser reads good packets after any malformed one (its state does not leak across uses)', (t) => {
+  const v4 = (): Buffer => generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'raw', clean: true, keepalive: 0 });
+  const bad: Buffer[] = [];
+  let b = v4();
+  b[8] = 6; // protocol level 6
+  bad.push(b);
+  b = v4();
+  b[4] = 0x41; // protocol name 'AQTT'
+  bad.push(b);
+  b = v4();
+  b[9]! |= 1; // reserved connect flag
+  bad.push(b);
+  // Needs mqtt-packet (properties), so never the fast decoder.
+  const good = generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'a', clean: true, keepalive: 0, properties: { receiveMaximum: 10 } }, { protocolVersion: 5 });
+  for (const x of bad) {
+    const none: Packet[] = [];
+    t.not(parseWhole(x, 5, none), undefined, 'the malformed CONNECT is an error');
+    const out: Packet[] = [];
+    t.is(parseWhole(good, 5, out), undefined);
+    t.is(out.length, 1);
+    t.like(out[0], { cmd: 'connect', clientId: 'a', protocolVersion: 5, properties: { receiveMaximum: 10 } });
+  }
+});
