@@ -5,7 +5,7 @@
  * Runs as a short-lived process per connection.
  */
 import { randomBytes } from 'node:crypto';
-import { parser as mqttParser, generate, type IConnectPacket, type Packet } from 'mqtt-packet';
+import { generate, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { logger, ExitError, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { owned } from '../cm/cm.js';
@@ -13,6 +13,7 @@ import { openSession, type Opened } from '../cm/open-session.js';
 import { RC_BAD_USER_NAME_OR_PASSWORD, RC_SERVER_BUSY, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
 import type { Attach } from '../session/session-server.js';
 import { checkConnect, connackRefused } from './connect.js';
+import { parseWhole } from './inbound.js';
 import type { Transport } from './transport.js';
 
 const log = logger('broker:acceptor');
@@ -118,13 +119,10 @@ function notConnect(t: Transport, firstByte: number | undefined): void {
 }
 
 function parseOne(b: Buffer): Packet | undefined {
-  let out: Packet | undefined;
-  const p = mqttParser({ protocolVersion: 5 });
-  p.on('packet', (pk: Packet) => (out ??= pk));
-  p.on('error', () => undefined);
+  const out: Packet[] = [];
   // The parser reads the CONNECT's own protocol level; version 5 only enables properties.
-  p.parse(b);
-  return out;
+  parseWhole(b, 5, out);
+  return out[0];
 }
 
 function refuse(ctx: BrokerContext, t: Transport, version: number, rc: number, why: string, clientId?: string): void {

@@ -1,7 +1,8 @@
 /**
  * One byte stream to a client, over TCP (node:net) or WebSocket (ws), behind one
- * interface, so the session actor does not care which it owns. Writes within one
- * turn are corked and flushed together.
+ * interface, so the session actor does not care which it owns. TCP writes within one
+ * turn are gathered and handed to the socket together, by one microtask for all the
+ * sockets written in that turn.
  */
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -28,21 +29,36 @@ export interface Transport {
 
 const noop = (): void => undefined;
 
+/** Below this many bytes, a turn's packets are copied into one buffer rather than handed over one by one. */
+const COALESCE_MAX = 16 * 1024;
+
+/** Transports written this turn, flushed by one microtask. */
+let dirty: TcpTransport[] = [];
+const flushAll = (): void => {
+  const ts = dirty;
+  dirty = [];
+  for (const t of ts) t.flush();
+};
+
 export class TcpTransport implements Transport {
   readonly kind = 'tcp';
   readonly peer: string;
   readonly peerhost: string;
-  private dataFn: (c: Buffer) => void = noop;
+  private dataFn: ((c: Buffer) => void) | undefined;
   private closeFn: () => void = noop;
   private drainFn: () => void = noop;
-  private corked = false;
+  /** What this turn wrote, not yet given to the socket. */
+  private out: Buffer[] | undefined;
+  private outBytes = 0;
   closed = false;
 
   constructor(private readonly socket: net.Socket) {
     this.peerhost = socket.remoteAddress ?? '';
+    // Read now: once the socket is closed, remotePort is gone, and `peer` is logged then too.
     this.peer = `${this.peerhost}:${socket.remotePort ?? 0}`;
     socket.setNoDelay(true);
-    socket.on('data', (c: Buffer) => this.dataFn(c));
+    // No 'data' listener yet: the socket does not read until its first owner is ready
+    // (the acceptor's first turn can come after the client's CONNECT has arrived).
     socket.on('drain', () => this.drainFn());
     socket.on('error', noop); // 'close' follows
     socket.on('close', () => {
@@ -53,31 +69,47 @@ export class TcpTransport implements Transport {
 
   write(b: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
+    if (this.out === undefined) {
       // Everything written until the current turn ends goes out in one syscall.
-      this.corked = true;
-      this.socket.cork();
-      queueMicrotask(this.uncork);
-    }
-    this.socket.write(b);
+      this.out = [b];
+      if (dirty.length === 0) queueMicrotask(flushAll);
+      dirty.push(this);
+    } else this.out.push(b);
+    this.outBytes += b.length;
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  /** Hand this turn's packets to the socket: one buffer when small, else one writev. */
+  flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    const n = this.outBytes;
+    this.outBytes = 0;
+    if (this.closed) return;
+    const s = this.socket;
+    if (out.length === 1) s.write(out[0]!);
+    else if (n <= COALESCE_MAX) s.write(Buffer.concat(out, n));
+    else {
+      s.cork();
+      for (const b of out) s.write(b);
+      s.uncork();
+    }
+  }
 
   get backlog(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.outBytes;
   }
 
   end(): void {
-    if (this.corked) this.uncork();
+    this.flush();
+    if (this.closed) return; // the peer went first: end() would only make an error to throw away
     this.socket.end();
     this.socket.destroySoon();
   }
 
   destroy(): void {
+    this.out = undefined; // nothing more goes out
+    this.outBytes = 0;
     this.socket.destroy();
   }
 
@@ -90,6 +122,7 @@ export class TcpTransport implements Transport {
   }
 
   onData(fn: (chunk: Buffer) => void): void {
+    if (this.dataFn === undefined) this.socket.on('data', (c: Buffer) => this.dataFn!(c));
     this.dataFn = fn;
   }
 
@@ -109,7 +142,9 @@ const WS_HIGH_WATER = 16 * 1024;
 export class WsTransport implements Transport {
   readonly kind = 'ws';
   private needDrain = false;
-  private dataFn: (c: Buffer) => void = noop;
+  private dataFn: ((c: Buffer) => void) | undefined;
+  /** Messages that came before the first owner was ready (see TcpTransport). */
+  private early: Buffer[] = [];
   private closeFn: () => void = noop;
   private drainFn: () => void = noop;
   closed = false;
@@ -123,7 +158,9 @@ export class WsTransport implements Transport {
     ws.on('message', (data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean) => {
       // [MQTT-6.0.0-1]: MQTT travels in binary frames only; anything else closes the connection.
       if (!isBinary) return ws.terminate();
-      this.dataFn(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
+      const b = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (this.dataFn === undefined) this.early.push(b);
+      else this.dataFn(b);
     });
     ws.on('error', noop);
     ws.on('close', () => {
@@ -167,6 +204,9 @@ export class WsTransport implements Transport {
 
   onData(fn: (chunk: Buffer) => void): void {
     this.dataFn = fn;
+    const early = this.early;
+    this.early = [];
+    for (const b of early) fn(b);
   }
 
   onClose(fn: () => void): void {

@@ -57,9 +57,14 @@ export interface Message {
  * sequence that keeps ids strictly increasing even when the clock stalls or steps
  * back, then a random tag that tells origins (nodes, processes) apart.
  */
+/** Two hex digits per byte value: the sequence is written from a table, not by toString/padStart (this runs once per message). */
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export class GuidGen {
   private lastMs = 0;
   private seq = 0;
+  /** `lastMs` in 12 hex digits, made once per millisecond. */
+  private msHex = '000000000000';
   private readonly tagHex: string;
 
   constructor(tag: Buffer = randomBytes(6)) {
@@ -71,12 +76,15 @@ export class GuidGen {
     if (nowMs > this.lastMs) {
       this.lastMs = nowMs;
       this.seq = 0;
+      this.msHex = nowMs.toString(16).padStart(12, '0');
     } else if (++this.seq > 0xffff_ffff) {
       // 2^32 ids in one millisecond: borrow the next millisecond.
       this.lastMs++;
       this.seq = 0;
+      this.msHex = this.lastMs.toString(16).padStart(12, '0');
     }
-    return this.lastMs.toString(16).padStart(12, '0') + this.seq.toString(16).padStart(8, '0') + this.tagHex;
+    const q = this.seq;
+    return this.msHex + HEX2[q >>> 24]! + HEX2[(q >>> 16) & 255]! + HEX2[(q >>> 8) & 255]! + HEX2[q & 255]! + this.tagHex;
   }
 }
 

@@ -4,7 +4,7 @@
  * the node's route (and the SUBACK waits for that), the last one removes it. It
  * monitors every subscribed session, so a session that dies leaves nothing behind.
  */
-import { genServer, serverName, type Ctx, type DownMsg, type GenServer, type Pid } from '../../runtime/index.js';
+import { genServer, serverName, type Ctx, type DownMsg, type From, type GenServer, type Pid, type Step } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import type { SubOpts } from '../session/session.js';
 import { addRoute, deleteRoute } from './router.js';
@@ -22,24 +22,29 @@ export interface BrokerProtocol {
     /** Reply: per raw filter, whether it was subscribed. */
     unsubscribe: { args: [pid: Pid, raws: readonly string[]]; reply: boolean[] };
   };
-  info: DownMsg;
+  info: DownMsg | readonly ['$subscribed', from: From, granted: number[]];
 }
 
 export const BROKER = serverName<BrokerProtocol>('broker');
 
 /*
- * State: the broker context (its `subs` table is written only here) and the sessions
- * monitored, by pid key.
+ * State: the broker context (its `subs` table is written only here), the sessions
+ * monitored, by pid key, and the routes (filter, shared group) asked of the router and
+ * not yet confirmed, by `routeKey`.
+ * Invariant: a SUBACK is answered only once the routes of its filters are in the
+ * table; the broker does not wait for the router itself (the router takes route
+ * writes in the order sent), so one subscribe's route never delays another's.
  */
 interface State {
   readonly ctx: BrokerContext;
   readonly monitored: Set<string>;
+  readonly routing: Map<string, Promise<unknown>>;
 }
 
 export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
-  init: (ctx) => genServer.ok({ ctx, monitored: new Set() }),
+  init: (ctx) => genServer.ok({ ctx, monitored: new Set(), routing: new Map() }),
 
-  async handleCall(req, _from, s, self) {
+  handleCall(req, from, s, self) {
     switch (req[0]) {
       case 'subscribe': {
         const [, pid, clientId, reqs] = req;
@@ -48,36 +53,72 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
           self.monitor(pid);
         }
         const out: number[] = [];
+        let wait: Promise<unknown>[] | undefined;
         for (const r of reqs) {
           const first = s.ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts });
-          if (first) await addRoute(self, r.filter, r.opts.share);
+          const key = routeKey(r.filter, r.opts.share);
+          if (first) routeAdded(s, key, addRoute(self, r.filter, r.opts.share));
+          // Also a later subscriber of a route still on its way waits for it.
+          const pending = s.routing.get(key);
+          if (pending !== undefined) (wait ??= []).push(pending);
           out.push(r.opts.qos);
         }
-        return genServer.reply(out, s);
+        if (wait === undefined) return genServer.reply(out, s);
+        // The answer goes out from the broker's own turn (a promise callback runs outside any process).
+        Promise.all(wait).then(
+          () => self.send(self.self, ['$subscribed', from, out]),
+          (err: unknown) => routerFailed(self, err),
+        );
+        return genServer.noreply(s);
       }
-      case 'unsubscribe': {
-        const [, pid, raws] = req;
-        const out: boolean[] = [];
-        for (const raw of raws) {
-          const r = s.ctx.subs.remove(pid, raw);
-          out.push(r !== undefined);
-          if (r?.lastForRoute === true) await deleteRoute(self, r.sub.filter, r.sub.opts.share);
-        }
-        return genServer.reply(out, s);
-      }
+      case 'unsubscribe':
+        return unsubscribeAll(s, req[1], req[2], self);
     }
   },
 
-  async handleInfo(msg, s, self) {
+  handleInfo(msg, s, self) {
+    if (msg[0] === '$subscribed') {
+      genServer.replyTo(msg[1], msg[2]);
+      return genServer.noreply(s);
+    }
     if (msg[0] === 'DOWN') {
       const pid = msg[3] as Pid;
       s.monitored.delete(pid.key);
-      for (const [f, g] of s.ctx.subs.removeSession(pid)) await deleteRoute(self, f, g);
+      // Nobody waits for these: the router takes them in order, after any add before.
+      for (const [f, g] of s.ctx.subs.removeSession(pid)) deleteRoute(self, f, g).catch((err: unknown) => routerFailed(self, err));
       return genServer.noreply(s);
     }
     return genServer.unexpected(self.log, 'info', msg, s);
   },
 };
+
+async function unsubscribeAll(s: State, pid: Pid, raws: readonly string[], self: Ctx): Promise<Step<State, boolean[]>> {
+  const out: boolean[] = [];
+  for (const raw of raws) {
+    const r = s.ctx.subs.remove(pid, raw);
+    out.push(r !== undefined);
+    if (r?.lastForRoute === true) await deleteRoute(self, r.sub.filter, r.sub.opts.share);
+  }
+  return genServer.reply(out, s);
+}
+
+/** A route write failed (the router is gone): the broker ends too, as if it had awaited it, and is restarted. */
+function routerFailed(self: Ctx, err: unknown): void {
+  self.exit(self.self, ['route_write_failed', err instanceof Error ? err.message : String(err)]);
+}
+
+/** A route's key in `routing`: the filter, or the filter and its shared group (no filter holds U+0000). */
+function routeKey(filter: string, group: string | undefined): string {
+  return group === undefined ? filter : `${filter}\u0000${group}`;
+}
+
+/** Remember the route on its way until the router confirms it. */
+function routeAdded(s: State, key: string, confirmed: Promise<unknown>): void {
+  const p = confirmed.finally(() => {
+    if (s.routing.get(key) === p) s.routing.delete(key);
+  });
+  s.routing.set(key, p);
+}
 
 export const subscribe = (via: Ctx, clientId: string, reqs: readonly SubscribeRequest[]): Promise<number[]> =>
   via.call(BROKER, ['subscribe', via.self, clientId, reqs], Infinity) as Promise<number[]>;

@@ -3,7 +3,8 @@
  * (FEATURES M3), and for shared subscriptions filter → group → the nodes with members
  * of that group (M12's `{Group, Node}` destinations). Exact filters are a Map lookup;
  * wildcard filters are also kept in the trie. `match(topic)` is what every publish
- * reads, synchronously, on the publishing process; only the router writes. Pure.
+ * reads, synchronously, on the publishing process, so its answers are cached per
+ * topic until a filter comes or goes; only the router writes. Pure.
  */
 import type { NodeName } from '../../runtime/index.js';
 import { isWildcard } from '../mqtt/topic.js';
@@ -23,6 +24,9 @@ interface Entry {
   groups: Map<string, Set<NodeName>> | undefined;
 }
 
+/** Topics whose matches are remembered; past this the cache starts over (bounded memory). */
+const MATCH_CACHE_MAX = 10_000;
+
 /** A route's key for per-node bookkeeping: the filter, or `group\u0000filter` for a shared one. */
 const keyOf = (filter: string, group: string | undefined): string => (group === undefined ? filter : `${group}\u0000${filter}`);
 
@@ -31,6 +35,12 @@ export class RouteTable {
   private readonly trie = new Trie();
   private wildcards = 0;
   private readonly byNode = new Map<NodeName, Set<string>>();
+  /**
+   * topic → match(topic). The routes in it are the live entries, so a node or group
+   * joining or leaving a known filter shows without a refresh; it is emptied only when
+   * a filter's entry is made or removed (writes are rare next to publishes).
+   */
+  private readonly matched = new Map<string, readonly Route[]>();
 
   /** Add `node` as a destination of `filter` (for `group`, if shared). True if the route is new. */
   add(filter: string, node: NodeName, group?: string): boolean {
@@ -38,6 +48,7 @@ export class RouteTable {
     if (e === undefined) {
       e = { filter, nodes: new Set(), groups: undefined };
       this.entries.set(filter, e);
+      this.matched.clear();
       if (isWildcard(filter)) {
         this.trie.insert(filter);
         this.wildcards++;
@@ -71,6 +82,7 @@ export class RouteTable {
     }
     if (e.nodes.size === 0 && e.groups === undefined) {
       this.entries.delete(filter);
+      this.matched.clear();
       if (isWildcard(filter)) {
         this.trie.delete(filter);
         this.wildcards--;
@@ -94,8 +106,18 @@ export class RouteTable {
     return n;
   }
 
-  /** The routes whose filter matches `topic`. */
-  match(topic: string): Route[] {
+  /** The routes whose filter matches `topic` (shared: not to be modified). */
+  match(topic: string): readonly Route[] {
+    let out = this.matched.get(topic);
+    if (out === undefined) {
+      if (this.matched.size >= MATCH_CACHE_MAX) this.matched.clear();
+      out = this.lookup(topic);
+      this.matched.set(topic, out);
+    }
+    return out;
+  }
+
+  private lookup(topic: string): Route[] {
     const out: Route[] = [];
     // A topic name has no wildcards [MQTT-3.3.2-2]: an exact hit is an exact filter.
     const e = this.entries.get(topic);

@@ -45,6 +45,8 @@ class Level<M> {
   constructor(readonly priority: number) {}
 }
 
+const NO_PRIORITIES: ReadonlyMap<string, never> = new Map<string, never>();
+
 export class MQueue<M extends Queueable = Message> {
   readonly maxLen: number;
   readonly storeQos0: boolean;
@@ -59,7 +61,15 @@ export class MQueue<M extends Queueable = Message> {
     if (!Number.isInteger(opts.maxLen) || opts.maxLen < 0) throw new RangeError(`mqueue maxLen must be an integer >= 0, got ${opts.maxLen}`);
     this.maxLen = opts.maxLen;
     this.storeQos0 = opts.storeQos0;
-    const table = opts.priorities ?? new Map<string, number>();
+    if (opts.priorities === undefined || opts.priorities.size === 0) {
+      // The usual case, made without temporaries: one queue per session, one level each.
+      const only = new Level<M>(typeof opts.defaultPriority === 'number' ? opts.defaultPriority : 0);
+      this.levels = [only];
+      this.defaultLevel = only;
+      this.byTopic = NO_PRIORITIES;
+      return;
+    }
+    const table = opts.priorities;
     const values = [...table.values()];
     const dp = opts.defaultPriority ?? 'lowest';
     const defaultP =

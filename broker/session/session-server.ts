@@ -4,14 +4,15 @@
  * outlives the socket for a persistent session, queueing what arrives until the client
  * comes back, expires, or another connection takes it over.
  */
-import { generate, parser as mqttParser, type Packet, type Parser } from 'mqtt-packet';
+import { generate, type Packet } from 'mqtt-packet';
 import { genServer, logger, type Ctx, type From, type GenServer, type Pid, type Ref } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { Channel, type Action, type SubscribeItem } from '../connection/channel.js';
 import { connack, type ClientInfo } from '../connection/connect.js';
-import { FrameGuard } from '../connection/frame-guard.js';
+import { Inbound } from '../connection/inbound.js';
 import { Keepalive } from '../connection/keepalive.js';
 import type { Transport } from '../connection/transport.js';
+import { encodeFast } from '../mqtt/publish-codec.js';
 import { RC_KEEP_ALIVE_TIMEOUT, RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE, RC_SERVER_SHUTTING_DOWN, RC_SESSION_TAKEN_OVER } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
@@ -105,8 +106,7 @@ interface State {
   info: ClientInfo;
   channel: Channel | undefined;
   transport: Transport | undefined;
-  parser: Parser | undefined;
-  guard: FrameGuard | undefined;
+  inbound: Inbound | undefined;
   keepalive: Keepalive | undefined;
   will: ClientInfo['will'];
   readonly timers: Map<string, Ref>;
@@ -129,8 +129,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
       info: attach.info,
       channel: undefined,
       transport: undefined,
-      parser: undefined,
-      guard: undefined,
+      inbound: undefined,
       keepalive: undefined,
       will: undefined,
       timers: new Map(),
@@ -333,8 +332,7 @@ function attachConnection(s: State, a: Attach, resumed: boolean, self: Ctx): voi
   s.session.setWindow(a.info.receiveMaximum);
   s.channel = new Channel(a.info, s.session, s.ctx.cfg, s.ctx.acl);
   s.transport = a.transport;
-  s.guard = new FrameGuard(s.ctx.cfg.mqtt.max_packet_size);
-  s.parser = mqttParser({ protocolVersion: a.info.protocolVersion });
+  s.inbound = new Inbound(a.info.protocolVersion, s.ctx.cfg.mqtt.max_packet_size);
   const t = a.transport;
   const me = self.self;
   t.onData((chunk) => self.send(me, ['$data', t, chunk]));
@@ -352,26 +350,18 @@ function attachConnection(s: State, a: Attach, resumed: boolean, self: Ctx): voi
 
 function onData(s: State, chunk: Buffer, self: Ctx): void | Promise<unknown> {
   const ch = s.channel;
-  const p = s.parser;
-  if (ch === undefined || p === undefined) return;
+  const inb = s.inbound;
+  if (ch === undefined || inb === undefined) return;
   s.ctx.metrics.bytesReceived += chunk.length;
-  const g = s.guard!.push(chunk);
-  if (g !== 'ok') {
-    log.warn('bad_packet_closed', { client: s.info.clientId, peer: s.transport?.peer, reason: g });
-    return close(s, g === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, g, self);
+  const r = inb.push(chunk);
+  if (r.t !== 'ok') {
+    log.warn('bad_packet_closed', { client: s.info.clientId, peer: s.transport?.peer, reason: r.t });
+    return close(s, r.t === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, r.t, self);
   }
-  const packets: Packet[] = [];
-  let err: unknown;
-  const onPacket = (pk: Packet): void => void packets.push(pk);
-  const onError = (e: unknown): void => void (err ??= e);
-  p.on('packet', onPacket);
-  p.on('error', onError);
-  p.parse(chunk);
-  p.off('packet', onPacket);
-  p.off('error', onError);
   const now = Date.now();
   const actions: Action[] = [];
-  for (const pk of packets) actions.push(...ch.handleIn(pk, now));
+  for (const pk of r.packets) actions.push(...ch.handleIn(pk, now));
+  const err = r.error;
   if (err !== undefined) {
     log.warn('malformed_packet_closed', { client: s.info.clientId, peer: s.transport?.peer, error: String((err as Error).message ?? err) });
     actions.push(ch.close(RC_MALFORMED_PACKET, 'malformed packet'));
@@ -469,7 +459,7 @@ function deliver(s: State, opts: DeliverMsg[1]['opts'], msg: DeliverMsg[2], self
 function write(s: State, packet: Packet): void {
   const t = s.transport;
   if (t === undefined) return;
-  const b = generate(packet, { protocolVersion: s.info.protocolVersion });
+  const b = encodeFast(packet, s.info.protocolVersion) ?? generate(packet, { protocolVersion: s.info.protocolVersion });
   s.ctx.metrics.bytesSent += b.length;
   if (packet.cmd === 'publish') s.ctx.metrics.messagesSent++;
   t.write(b);
@@ -488,7 +478,7 @@ function dropConnection(s: State, reasonCode: number, why: string, self: Ctx): v
   const t = s.transport;
   s.channel = undefined;
   s.transport = undefined;
-  s.parser = undefined;
+  s.inbound = undefined;
   t?.end();
   cancelTimer(s, 'keepalive', self);
   log.debug('connection_dropped', { client: s.info.clientId, why });
@@ -502,7 +492,7 @@ function disconnected(s: State, why: string, abnormal: boolean, self: Ctx): void
   const t = s.transport;
   s.channel = undefined;
   s.transport = undefined;
-  s.parser = undefined;
+  s.inbound = undefined;
   t?.end();
   cancelTimer(s, 'keepalive', self);
   cancelTimer(s, 'retry', self);

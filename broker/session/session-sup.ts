@@ -18,7 +18,10 @@ export function startSessionSup(): Promise<Pid> {
       children: [
         worker('session', (...args: never[]) => {
           const [ctx, attach] = args as unknown as [BrokerContext, Attach];
-          return genServer.startLink(sessionServer, [ctx, attach]);
+          // Not waiting for each session's init: that made session_sup start one
+          // session per scheduler round, the bottleneck of a connect storm (as EMQX,
+          // whose connection processes are spawn_link'ed).
+          return Promise.resolve(genServer.spawnLink(sessionServer, [ctx, attach]));
         }, { restart: 'temporary', shutdown: 5000 }),
       ],
     },

@@ -94,7 +94,7 @@ interface Starter {
 class GenServerDriver<S> implements Driver {
   state!: S;
   lastMsg: unknown = undefined;
-  /** Present until init answered: the caller of start/startLink waits on it. */
+  /** Present until init answered: the caller of start/startLink waits on it (none for spawnLink). */
   starter: Starter | undefined;
   /** The init timeout, cancelled once init answers. */
   initTimer: TimerEntry | undefined = undefined;
@@ -105,7 +105,7 @@ class GenServerDriver<S> implements Driver {
     private readonly args: unknown,
     readonly parent: Pid | undefined,
     readonly label: string,
-    starter: Starter,
+    starter: Starter | undefined,
   ) {
     this.starter = starter;
   }
@@ -126,8 +126,9 @@ class GenServerDriver<S> implements Driver {
       return;
     }
     // A failed init answers the starter, which is unlinked first so that only the
-    // answer reports the failure (as OTP 26's proc_lib:init_fail does).
-    if (this.parent !== undefined) unlink(p.core, p, this.parent);
+    // answer reports the failure (as OTP 26's proc_lib:init_fail does). Without a
+    // starter (spawnLink) nobody waits: the link reports it.
+    if (this.parent !== undefined && s !== undefined) unlink(p.core, p, this.parent);
     this.terminated = true;
     if (res.t === 'ignore') {
       s?.resolve('ignore');
@@ -284,6 +285,21 @@ export function start<P extends Protocol, S, A>(cb: GenServer<P, S, A>, args: A,
 /** Start a server linked to the calling process (unlinked when called outside a process). */
 export function startLink<P extends Protocol, S, A>(cb: GenServer<P, S, A>, args: A, opts: StartOptions = {}): Promise<Pid> {
   return startWith(currentCore(), cb, args, opts, current.proc);
+}
+
+/**
+ * Start a server linked to the calling process and return its pid at once: `init`
+ * runs in the server's first turn, and the caller does not wait for it (OTP's
+ * proc_lib:spawn_link, which EMQX uses to start its connection processes). For a
+ * supervisor that starts many children, each start then costs no round trip. An
+ * init that fails or crashes ends the server, and the link reports why.
+ */
+export function spawnLink<P extends Protocol, S, A>(cb: GenServer<P, S, A>, args: A, opts: Omit<StartOptions, 'timeoutMs'> = {}): Pid {
+  const core = currentCore();
+  const parent = current.proc;
+  const d = new GenServerDriver<S>(cb as unknown as GenServer<Protocol, S, unknown>, args, parent?.pid, opts.name ?? 'gen_server', undefined);
+  const p = core.spawnDriver(d, { ...(opts.name === undefined ? {} : { name: opts.name }), ...(opts.trapExit === true ? { trapExit: true } : {}) }, parent === undefined ? undefined : { linkTo: parent });
+  return p.pid;
 }
 
 /** Call `server` and await its reply. Rejects with `ExitError` (noproc, timeout, nodedown, or its exit reason). */

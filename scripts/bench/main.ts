@@ -1,10 +1,11 @@
 /**
  * `npm run bench -- <family> [...]`: runs benchmark families and prints one JSON line
- * per figure. Families: cluster, dist, epmd, runtime, trie. With no argument, every family runs.
+ * per figure. Families: cluster, dist, epmd, mqtt, runtime, trie. With no argument, every family runs.
  */
 import { benchCluster } from './cluster.js';
 import { benchDist } from './dist.js';
 import { benchEpmd } from './epmd.js';
+import { benchMqtt } from './mqtt.js';
 import { benchRuntime } from './runtime.js';
 import { benchTrie } from './trie.js';
 import { note } from './report.js';
@@ -15,6 +16,7 @@ const FAMILIES: Record<string, () => Promise<void>> = {
   epmd: benchEpmd,
   runtime: benchRuntime,
   trie: benchTrie,
+  mqtt: benchMqtt,
 };
 
 async function main(): Promise<void> {

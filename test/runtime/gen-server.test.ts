@@ -198,3 +198,39 @@ test.serial('gen_server: a server can await a call to another server (it parks, 
   const results = await Promise.all([1, 2, 3].map(() => node.run(() => genServer.call<P, readonly ['relay']>(r, ['relay']))));
   t.deepEqual(results, [15, 20, 25]);
 });
+
+test.serial('gen_server: spawnLink returns the pid before init runs; the server is linked and serves', async (t) => {
+  const node = await testNode(t);
+  const out = recorder(node);
+  let initRan = false;
+  const lazy: GenServer<CounterProtocol, CState, number> = {
+    ...counter,
+    init: (n) => {
+      initRan = true;
+      return genServer.ok({ n, pending: [] });
+    },
+  };
+  node.spawn(async (self) => {
+    const pid = genServer.spawnLink(lazy, 4);
+    self.send(out.pid, ['spawned', pid, initRan]);
+    self.send(out.pid, ['got', await genServer.call<CounterProtocol, readonly ['get']>(pid, ['get']), node.core.lookup(pid)!.links?.has(self.self.key)]);
+  });
+  const spawned = (await out.next((m) => Array.isArray(m) && m[0] === 'spawned', 'spawned')) as unknown[];
+  t.is(spawned[2], false, 'init had not run when the pid came back');
+  t.deepEqual(await out.next((m) => Array.isArray(m) && m[0] === 'got', 'get answered'), ['got', 4, true]);
+});
+
+test.serial('gen_server: a spawnLink whose init fails exits with the reason, and the link tells the parent', async (t) => {
+  const node = await testNode(t);
+  const out = recorder(node);
+  const bad: GenServer<CounterProtocol, CState, void> = { init: () => genServer.stop('no_way') };
+  node.spawn(async (self) => {
+    self.trapExit(true);
+    const pid = genServer.spawnLink(bad, undefined);
+    const exit = await self.receive((m) => (Array.isArray(m) && m[0] === 'EXIT' ? m : undefined), 5_000);
+    self.send(out.pid, ['exit', pid, exit]);
+  });
+  const [, pid, exit] = (await out.next((m) => Array.isArray(m) && m[0] === 'exit', 'EXIT from the child')) as [string, Pid, unknown[]];
+  t.true((exit[1] as Pid).equals(pid));
+  t.is(exit[2], 'no_way');
+});
