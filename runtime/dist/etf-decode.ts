@@ -28,7 +28,7 @@ export interface DecodeOptions {
 }
 
 const TWO18 = 2 ** 18;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 class TermReader {
   pos: number;

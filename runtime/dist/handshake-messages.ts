@@ -193,7 +193,7 @@ export function decodeChallengeAck(b: Buffer): Buffer {
   return Buffer.from(b.subarray(1));
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function utf8(b: Uint8Array, what: string): string {
   try {

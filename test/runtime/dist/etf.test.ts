@@ -23,6 +23,11 @@ test('etf: any term round-trips exactly (JS → ETF → JS)', (t) => {
   t.pass();
 });
 
+test('etf: a leading U+FEFF (byte order mark) is text, not dropped', (t) => {
+  // TextDecoder strips a leading BOM unless told not to; found by the property above (seed 771142851).
+  for (const v of ['\uFEFF', '\uFEFFok', new Map([[0, '\uFEFF']])]) t.deepEqual(decodeTerm(encodeTerm(v)), v);
+});
+
 test('etf: any encoding round-trips exactly (ETF → JS → ETF)', (t) => {
   fc.assert(
     fc.property(term, (v) => {
