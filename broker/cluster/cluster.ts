@@ -102,6 +102,10 @@ export const clusterServer: GenServer<ClusterProtocol, State, BrokerContext> = {
         for (const n of s.m.peers()) {
           if (s.ctx.dist.connected(n)) memberUp(s, n, self);
           else void s.ctx.dist.connect(n);
+          // The seed told them about us, but one may have asked us "member?" before this
+          // call (we said no then) and dropped us: this, sent after that answer on the
+          // same connection, puts us back. For the others it changes nothing.
+          self.cast(['cluster', n], ['member_joined', s.ctx.node]);
         }
         log.info('joined_cluster', { members: s.m.peers() });
         return genServer.reply(status(s), s);
