@@ -9,13 +9,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../../epmd/index.js';
 import { CTL_MODULE, type ClusterStatus } from '../../broker/index.js';
 import { rpc, setLogLevel, startNode, type LocalNode } from '../../runtime/index.js';
+import { freePort } from './ports.js';
 
 const COOKIE = 'cluster_bench';
 /** Printed by each node's --eval once its broker listens: broker_started is logged at info, and benches log at warn. */
@@ -209,13 +209,3 @@ function procCpuSeconds(pid: number | undefined): number {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}

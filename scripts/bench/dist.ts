@@ -15,12 +15,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { names } from '../../epmd/index.js';
 import { emit, emitRatio, hasBinary, note } from './report.js';
+import { freePort } from './ports.js';
 
 const COOKIE = 'dist_bench';
 /** Fresh pairs per run; first_connect is one sample per pair, so it gets more. */
@@ -255,16 +255,6 @@ async function waitForEpmd(port: number, impl: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

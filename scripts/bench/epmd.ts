@@ -5,11 +5,11 @@
  * connect and close per operation, as every real epmd client pays.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { names, portPlease, register } from '../../epmd/index.js';
 import { emit, emitRatio, hasBinary, note } from './report.js';
+import { freePort } from './ports.js';
 
 const CONCURRENCY = 16;
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3000);
@@ -94,13 +94,3 @@ async function startDaemon(cmd: string, args: string[], impl: string): Promise<{
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
-}
