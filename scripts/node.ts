@@ -11,8 +11,8 @@ import repl from 'node:repl';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { defaultEpmdPort, EpmdError } from '../epmd/index.js';
-import { CookieError, formatShell, logger, NodeNameError, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
-import { ConfigError, loadConfig, startBroker, type Config } from '../broker/index.js';
+import { CookieError, formatShell, logger, NodeNameError, rpc, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
+import { ConfigError, CTL_MODULE, loadConfig, startBroker, type Config } from '../broker/index.js';
 import fs from 'node:fs';
 import { ArgError, parseArgs, portFlag, stringFlag, type ParsedArgs } from './args.js';
 
@@ -153,7 +153,8 @@ async function main(argv0: readonly string[]): Promise<number> {
   }
 
   const shell = shellBindings(node, (line) => process.stdout.write(line + '\n'), () => void halt(node));
-  const context = vm.createContext({ ...shell.bindings, console });
+  const brokerBindings = args.flags.has('broker') && node.name.includes('@') ? ctlBindings(node) : {};
+  const context = vm.createContext({ ...shell.bindings, ...brokerBindings, console });
   const expr = stringFlag(args, 'eval');
   if (expr !== undefined) {
     try {
@@ -165,6 +166,25 @@ async function main(argv0: readonly string[]): Promise<number> {
   if (args.flags.has('noshell')) return -1; // keep running until a signal stops the node
   startRepl(node, context);
   return -1;
+}
+
+/**
+ * `scripts/ctl`'s commands in the REPL, as EMQX's remote console has them:
+ * `cluster_join('n1@127.0.0.1')`, `cluster_status()`, `routes_list()`, `clients_show('id')`…
+ * Each is an rpc to this node's own `beamq_ctl` functions, so both ways run the same code.
+ */
+function ctlBindings(node: LocalNode): Record<string, (...a: unknown[]) => Promise<unknown>> {
+  const ctl = (fn: string, ...a: unknown[]): Promise<unknown> => node.run(() => rpc.call(node.name, CTL_MODULE, fn, a, 60_000));
+  return {
+    cluster_join: (seed) => ctl('cluster_join', seed),
+    cluster_leave: () => ctl('cluster_leave'),
+    cluster_force_leave: (n) => ctl('cluster_force_leave', n),
+    cluster_status: () => ctl('cluster_status'),
+    routes_list: () => ctl('routes_list'),
+    clients_show: (...ids) => ctl('client_lookup', ids),
+    clients_local: () => ctl('clients_local'),
+    forwarded: () => ctl('forwarded'),
+  };
 }
 
 function readConfigFile(file: string): unknown {

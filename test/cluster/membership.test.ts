@@ -4,7 +4,9 @@
  * member rejoining by itself, and a node that left staying out.
  */
 import test from 'ava';
-import { startCluster } from '../helpers/cluster.js';
+import { COOKIE, mqttClient, startCluster } from '../helpers/cluster.js';
+import { freePort } from '../helpers/ports.js';
+import { startRepl } from '../helpers/repl.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Status {
@@ -77,4 +79,27 @@ test.serial('cluster: static discovery forms one cluster in any start order; a n
   await waitFor(() => Date.now() - marker > 11_000 || undefined, 'two discovery rounds', 20_000, 500);
   t.deepEqual(await status(leaver), { running_nodes: [leaver], stopped_nodes: [] });
   t.is((await status(names[0]!)).running_nodes.length, 2);
+});
+
+test.serial('cluster: the ctl commands are bound in the REPL of a broker node', async (t) => {
+  const c = await startCluster(t, 1);
+  const n1 = c.nodes[0]!;
+  const name = `repl${process.pid}@127.0.0.1`;
+  const tcp = await freePort();
+  const repl = await startRepl(t, ['--name', name, '--cookie', COOKIE, '--broker'], {
+    ERL_EPMD_PORT: String(c.epmd.port),
+    BEAMQ_LOG_LEVEL: 'warn',
+    BEAMQ_NODE__DATA_DIR: c.dataDir,
+    BEAMQ_SYS__INTERVAL_MS: '0',
+    BEAMQ_LISTENERS__TCP__BIND: `127.0.0.1:${tcp}`,
+    BEAMQ_LISTENERS__WS__BIND: `127.0.0.1:${await freePort()}`,
+  });
+  t.regex(await repl.eval(`cluster_join('${n1.name}')`, 30_000), /^\[ok,/);
+  const st = await repl.eval('cluster_status()');
+  t.true(st.includes(n1.name) && st.includes(name), st);
+  const sub = await mqttClient(t, tcp, { clientId: 'in-repl' });
+  await sub.subscribeAsync('repl/topic', { qos: 1 });
+  t.regex(await repl.eval('routes_list()'), /repl\/topic/);
+  t.regex(await repl.eval("clients_show('in-repl')"), new RegExp(name.replace('.', '\\.')));
+  t.regex(await repl.eval('clients_local()'), /in-repl/);
 });

@@ -31,7 +31,7 @@ export interface Cluster {
   joinAll(): Promise<void>;
 }
 
-const COOKIE = 'clustertest';
+export const COOKIE = 'clustertest';
 let seq = 0;
 
 export async function startCluster(t: ExecutionContext, n: number, env: Record<string, string> = {}, givenNames?: string[]): Promise<Cluster> {
