@@ -8,13 +8,17 @@
 import type { Ctx, NodeName } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import type { Message } from '../mqtt/message.js';
+import { toWire, type WireMessage } from '../mqtt/message-wire.js';
 import type { SharedGroup, Subscriber } from './subscriptions.js';
 
 /** What a session actor receives for each matching subscription. */
 export type DeliverMsg = readonly ['deliver', sub: Subscriber, msg: Message];
 
-/** Version of the forward messages (see dispatcher.ts). */
-const VSN = 1;
+/**
+ * Version of the forward messages (see dispatcher.ts): 2 carries the message as a
+ * positional array (message-wire.ts); the dispatcher still takes 1 (a Message object).
+ */
+const VSN = 2;
 
 /**
  * Publish `msg` from process `via`; returns how many subscriptions, shared groups and
@@ -27,6 +31,8 @@ export function publish(ctx: BrokerContext, msg: Message, via: Ctx): number {
   }
   let n = 0;
   let remote: Map<NodeName, string[]> | undefined;
+  // Made once per publish, whatever number of nodes it goes to.
+  let wire: WireMessage | undefined;
   for (const r of ctx.routes.match(msg.topic)) {
     for (const node of r.nodes) {
       if (node === ctx.node) n += dispatch(ctx, r.filter, msg, via);
@@ -43,7 +49,7 @@ export function publish(ctx: BrokerContext, msg: Message, via: Ctx): number {
         const target = pickNode(ctx, r.filter, group, gnodes);
         if (target === ctx.node) n += dispatchShared(ctx, r.filter, group, msg, via);
         else if (target !== undefined) {
-          via.send(['dispatcher', target], ['forward_shared', VSN, r.filter, group, msg]);
+          via.send(['dispatcher', target], ['forward_shared', VSN, r.filter, group, (wire ??= toWire(msg))]);
           ctx.metrics.messagesForwarded++;
           n++;
         }
@@ -52,7 +58,7 @@ export function publish(ctx: BrokerContext, msg: Message, via: Ctx): number {
   }
   if (remote !== undefined) {
     for (const [node, filters] of remote) {
-      via.send(['dispatcher', node], ['forward', VSN, filters, msg]);
+      via.send(['dispatcher', node], ['forward', VSN, filters, (wire ??= toWire(msg))]);
       ctx.metrics.messagesForwarded++;
       ctx.forwardedTo.set(node, (ctx.forwardedTo.get(node) ?? 0) + 1);
       n++;

@@ -12,6 +12,7 @@
 import { genServer, logger, monitorNodes, serverName, type From, type GenServer, type NodeMsg, type NodeName, type Ref } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import type { Message } from '../mqtt/message.js';
+import { fromWire, type WireMessage } from '../mqtt/message-wire.js';
 import { dispatch, dispatchShared } from './dispatch.js';
 
 const log = logger('broker:dispatcher');
@@ -21,10 +22,13 @@ export const BROKER_PROTO_VSN = 1;
 /** How long a barrier waits for a member that neither answers nor goes down. */
 const BARRIER_TIMEOUT_MS = 5_000;
 
-/** A forward from another node (sent to `['dispatcher', node]`). */
+/**
+ * A forward from another node (sent to `['dispatcher', node]`): VSN 2 carries the
+ * message as a WireMessage, VSN 1 (older senders) as a Message object.
+ */
 export type ForwardMsg =
-  | readonly ['forward', vsn: number, filters: readonly string[], msg: Message]
-  | readonly ['forward_shared', vsn: number, filter: string, group: string, msg: Message];
+  | readonly ['forward', vsn: number, filters: readonly string[], msg: Message | WireMessage]
+  | readonly ['forward_shared', vsn: number, filter: string, group: string, msg: Message | WireMessage];
 
 type BarrierMsg = readonly ['barrier_ping', id: number, from: NodeName] | readonly ['barrier_pong', id: number, from: NodeName] | readonly ['barrier_timeout', id: number];
 
@@ -70,11 +74,13 @@ export const dispatcherServer: GenServer<DispatcherProtocol, State, BrokerContex
 
   handleInfo(msg, s, self) {
     switch (msg[0]) {
-      case 'forward':
-        for (const f of msg[2]) dispatch(s.ctx, f, msg[3], self);
+      case 'forward': {
+        const m = forwarded(msg[1], msg[3]);
+        for (const f of msg[2]) dispatch(s.ctx, f, m, self);
         return genServer.noreply(s);
+      }
       case 'forward_shared':
-        dispatchShared(s.ctx, msg[2], msg[3], msg[4], self);
+        dispatchShared(s.ctx, msg[2], msg[3], forwarded(msg[1], msg[4]), self);
         return genServer.noreply(s);
       case 'barrier_ping':
         self.send(['dispatcher', msg[2]], ['barrier_pong', msg[1], s.ctx.node]);
@@ -101,6 +107,11 @@ export const dispatcherServer: GenServer<DispatcherProtocol, State, BrokerContex
     }
   },
 };
+
+/** The message of a forward of version `vsn`. */
+function forwarded(vsn: number, m: Message | WireMessage): Message {
+  return vsn >= 2 ? fromWire(m) : (m as Message);
+}
 
 function arrived(s: State, id: number, node: NodeName, self: Parameters<NonNullable<typeof dispatcherServer.handleInfo>>[2]): void {
   const b = s.barriers.get(id);

@@ -1,7 +1,7 @@
 /**
  * The value encoding between two beamq nodes: CBOR. A hand-written encoder covers the
  * values messages are mostly made of (numbers, strings, arrays, pids, refs, bytes) and
- * hands anything else to cbor-x; cbor-x decodes. Pids and refs travel as CBOR tags, and
+ * hands any other part of a value (an object, a Map, a bigint) to cbor-x; cbor-x decodes. Pids and refs travel as CBOR tags, and
  * those of the two nodes at the ends of the connection carry a one-byte node code
  * instead of the node name (what ERTS's atom cache does for BEAM peers).
  * Plain objects arrive as objects and Maps as Maps (tag 259).
@@ -130,6 +130,7 @@ export class ValueWriter {
     return this.slow(v);
   }
 
+  /** Append `v` as cbor-x encodes it (the same bytes whether alone or inside an array). */
   private slow(v: unknown): boolean {
     const prev = ends;
     ends = this.ends;
@@ -203,10 +204,14 @@ export class ValueWriter {
           this.pos += v.length;
           return true;
         }
-        return false;
+        // An object, a Map, …: cbor-x writes this part only, so an array around it
+        // (a forwarded message with MQTT 5 properties) keeps the fast path.
+        return this.slow(v);
       }
+      case 'bigint':
+        return this.slow(v);
       default:
-        return false; // bigint, function, symbol: cbor-x's call
+        return false; // function, symbol: cbor-x refuses them (with its message) in write()
     }
   }
 

@@ -38,6 +38,8 @@ export interface PeerInfo {
 export type DownReason = 'closed' | 'net_tick_timeout' | 'protocol_error' | 'disconnect' | 'shutdown' | 'replaced';
 
 export interface ConnectionHooks {
+  /** A read is about to hand frames to onFrame; afterFrames follows, even on a throw. */
+  beforeFrames(conn: Connection): void;
   onFrame(conn: Connection, ctl: Control, msg: unknown): void;
   /** Every complete frame of a read was handed to onFrame (run the processes they woke). */
   afterFrames(conn: Connection): void;
@@ -193,20 +195,23 @@ export class Connection {
   };
 
   private readonly onData = (chunk: Buffer): void => {
-    if (this.readFrames(chunk)) this.hooks.afterFrames(this);
+    this.hooks.beforeFrames(this);
+    try {
+      this.readFrames(chunk);
+    } finally {
+      this.hooks.afterFrames(this);
+    }
   };
 
-  /** Hand every complete frame to onFrame; true if any message was delivered. */
-  private readFrames(chunk: Buffer): boolean {
+  /** Hand every complete frame to onFrame. */
+  private readFrames(chunk: Buffer): void {
     this.heard = true;
     this.reader.push(chunk);
-    let delivered = false;
     try {
       for (;;) {
         const f = this.reader.next();
         if (f === undefined) break;
         if (f.length === 0) continue; // a tick
-        delivered = true;
         if (this.batchReader !== undefined) this.batchReader.read(f, this.deliver);
         else {
           const { ctl, msg } = decodeEtf(f);
@@ -220,7 +225,6 @@ export class Connection {
       this.socket.destroy();
       this.down('protocol_error');
     }
-    return delivered;
   }
 
   private readonly deliver = (ctl: Control, msg: unknown): boolean => {

@@ -256,6 +256,7 @@ export class NetKernel implements Router {
       hidden: !hasFlag(r.peerFlags, DFLAG.PUBLISHED),
     };
     const conn = new Connection(info, est.socket, est.buffered, {
+      beforeFrames: () => this.core.scheduler.hold(),
       onFrame: (c, ctl, msg) => this.remote.handle(c.node, ctl, msg),
       onDown: (c, reason) => this.down(c, reason),
       afterFrames: () => this.core.scheduler.runNow(),

@@ -43,6 +43,8 @@ export class Scheduler {
   private readonly queue = new Mailbox();
   private scheduled = false;
   private draining = false;
+  /** An I/O callback is delivering messages and calls runNow() when done (see hold()). */
+  private held = false;
   /**
    * When the current chain of microtask drains began. A process woken from outside a
    * drain (a resolved promise, a socket, a timer) is run on a microtask, so a caller
@@ -55,11 +57,21 @@ export class Scheduler {
 
   enqueue(p: Proc): void {
     this.queue.push(p);
-    if (!this.scheduled && !this.draining) {
+    if (!this.scheduled && !this.draining && !this.held) {
       this.scheduled = true;
       if (performance.now() - this.chainStart < SLICE_MS) queueMicrotask(this.drain);
       else setImmediate(this.drainFromLoop);
     }
+  }
+
+  /**
+   * An I/O callback is about to wake processes and promises to call runNow() right
+   * after (in a finally): until then a wake-up schedules no drain of its own, which
+   * would only find the queue empty (and cost a clock read and a microtask or an
+   * event-loop turn per message round trip).
+   */
+  hold(): void {
+    if (!this.draining) this.held = true;
   }
 
   /**
@@ -68,6 +80,7 @@ export class Scheduler {
    * bookkeeping and the microtask queue run. Counts as a new slice from the event loop.
    */
   runNow(): void {
+    this.held = false;
     if (this.draining || this.queue.length === 0) return;
     this.chainStart = performance.now();
     this.drain();
