@@ -65,7 +65,8 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         }
         if (wait === undefined) return genServer.reply(out, s);
         // The answer goes out from the broker's own turn (a promise callback runs outside any process).
-        Promise.all(wait).then(
+        // Mostly one route on its way (a new filter): no Promise.all for that.
+        (wait.length === 1 ? wait[0]! : Promise.all(wait)).then(
           () => self.send(self.self, ['$subscribed', from, out]),
           (err: unknown) => routerFailed(self, err),
         );
