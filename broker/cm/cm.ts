@@ -16,11 +16,12 @@ import type { Registration } from './registry.js';
 export interface CmProtocol {
   calls: {
     /**
-     * `pid` holds `clientId` on this node now: record it, and tell the registry — the
-     * node whose lock the connection holds (`claimedAt`) gets the release with the
-     * entry, the other registry nodes the entry alone.
+     * `pid` holds `clientId` on this node now and owns `transport` (a new session, or a
+     * takeover): record both, and tell the registry — the node whose lock the
+     * connection holds (`claimedAt`) gets the release with the entry, the other
+     * registry nodes the entry alone.
      */
-    register: { args: [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName]; reply: 'ok' };
+    register: { args: [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport]; reply: 'ok' };
     /** Clients connected now: the sockets handed to session actors and still open. */
     connected: { args: []; reply: number };
   };
@@ -29,8 +30,6 @@ export interface CmProtocol {
     will: { args: [clientId: string, pid: Pid, will: Will | undefined] };
     /** The members changed: register every local session with its (new) home. */
     rehome: { args: [] };
-    /** `pid` now owns `transport` (a new session, or a takeover). */
-    own: { args: [pid: Pid, transport: Transport] };
   };
   info: DownMsg;
 }
@@ -59,12 +58,13 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   handleCall(req, _from, s, self) {
     switch (req[0]) {
       case 'register': {
-        const [, clientId, pid, will, claimedAt] = req;
+        const [, clientId, pid, will, claimedAt, transport] = req;
         s.ctx.sessions.set(clientId, pid);
         if (s.watched.get(pid.key) !== clientId) {
           if (!s.watched.has(pid.key)) self.monitor(pid);
           s.watched.set(pid.key, clientId);
         }
+        own(s, pid, transport);
         const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
         s.regs.set(clientId, reg);
         const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
@@ -95,15 +95,6 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
       case 'rehome':
         for (const id of s.regs.keys()) registerAtHomes(s, id, self);
         return genServer.noreply(s);
-      case 'own': {
-        const [, pid, t] = msg;
-        if (!s.watched.has(pid.key)) {
-          s.watched.set(pid.key, '');
-          self.monitor(pid);
-        }
-        s.sockets.set(pid.key, [...(s.sockets.get(pid.key) ?? []).filter((x) => !x.closed), t]);
-        return genServer.noreply(s);
-      }
     }
   },
 
@@ -125,6 +116,13 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   },
 };
 
+/** `pid` now owns `t`: kept to be closed if `pid` dies uncleanly (the sockets it owned before and closed are dropped). */
+function own(s: State, pid: Pid, t: Transport): void {
+  const had = s.sockets.get(pid.key);
+  if (had === undefined) s.sockets.set(pid.key, [t]);
+  else s.sockets.set(pid.key, [...had.filter((x) => !x.closed), t]);
+}
+
 /** Register `id` at its registry nodes now, and take it back from those no longer among them. */
 function registerAtHomes(s: State, id: string, self: Ctx): void {
   const reg = s.regs.get(id);
@@ -135,8 +133,7 @@ function registerAtHomes(s: State, id: string, self: Ctx): void {
   s.homes.set(id, at);
 }
 
-export const owned = (via: Ctx, pid: Pid, transport: Transport): void => via.cast(CM, ['own', pid, transport]);
 export const connectedCount = (via: Ctx): Promise<number> => via.call(CM, ['connected'], 5_000) as Promise<number>;
-export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName): Promise<unknown> =>
-  via.call(CM, ['register', clientId, pid, will, claimedAt], Infinity);
+export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): Promise<unknown> =>
+  via.call(CM, ['register', clientId, pid, will, claimedAt, transport], Infinity);
 export const willChanged = (via: Ctx, clientId: string, will: Will | undefined): void => via.cast(CM, ['will', clientId, via.self, will]);

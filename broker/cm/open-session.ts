@@ -29,7 +29,7 @@ export async function openSession(self: Self, ctx: BrokerContext, attach: Attach
   let released = false;
   try {
     const opened = await takeOrStart(self, ctx, attach, existing);
-    await registerSession(self, id, opened.pid, registryWill(attach.info, attach.info.will), home);
+    await registerSession(self, id, opened.pid, registryWill(attach.info, attach.info.will), home, attach.transport);
     released = true; // registering released the lock
     return opened;
   } finally {

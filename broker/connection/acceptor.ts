@@ -1,18 +1,18 @@
 /**
  * A new connection until it has a session: read the CONNECT (within idle_timeout),
  * check it, authenticate, then open the session (cm/open-session.ts: take over or
- * discard the id's session anywhere in the cluster, or start one), which then owns the socket.
- * Runs as a short-lived process per connection.
+ * discard the id's session anywhere in the cluster, or start one), which then owns the
+ * socket. Only the last step runs as a (short-lived) process per connection.
  */
 import { randomBytes } from 'node:crypto';
-import { generate, type IConnectPacket, type Packet } from 'mqtt-packet';
-import { logger, ExitError, type Self } from '../../runtime/index.js';
+import { generate, type Packet } from 'mqtt-packet';
+import { logger, ExitError, type Ctx, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import { owned } from '../cm/cm.js';
-import { openSession, type Opened } from '../cm/open-session.js';
+import { openSession } from '../cm/open-session.js';
 import { RC_BAD_USER_NAME_OR_PASSWORD, RC_SERVER_BUSY, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
 import type { Attach } from '../session/session-server.js';
 import { checkConnect, connackRefused } from './connect.js';
+import type { ConnectWaits } from './connect-wait.js';
 import { parseWhole } from './inbound.js';
 import type { Transport } from './transport.js';
 
@@ -37,49 +37,46 @@ export function firstPacketLength(buf: Buffer, max: number): number | 'more' | '
   return 'malformed';
 }
 
-/** The process body for one accepted connection. */
-export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self) => Promise<void> {
-  return async (self) => {
-    let buf = Buffer.alloc(0);
-    transport.onData((c) => self.send(self.self, ['$data', c]));
-    transport.onClose(() => self.send(self.self, ['$closed']));
-    const deadline = Date.now() + ctx.cfg.mqtt.idle_timeout_ms;
-    let connect: IConnectPacket | undefined;
-    while (connect === undefined) {
-      const m = await self.receive((x) => (Array.isArray(x) && (x[0] === '$data' || x[0] === '$closed') ? x : undefined), Math.max(0, deadline - Date.now()));
-      if (!Array.isArray(m) || m[0] === '$closed') {
-        if (!Array.isArray(m)) log.debug('connect_timeout', { peer: transport.peer });
-        transport.destroy();
-        return;
-      }
-      buf = Buffer.concat([buf, m[1] as Buffer]);
-      // [MQTT-3.1.0-1]: the first packet must be CONNECT; no need to wait for the rest of another.
-      if (buf[0] !== 0x10) return notConnect(transport, buf[0]);
-      const n = firstPacketLength(buf, ctx.cfg.mqtt.max_packet_size);
-      if (n === 'more') continue;
-      if (n === 'malformed' || n === 'too_large') return refuse(ctx, transport, protocolLevel(buf) ?? 4, n === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, n);
-      const p = parseOne(buf.subarray(0, n));
-      if (p === undefined || p.cmd !== 'connect') {
-        const level = protocolLevel(buf);
-        // [MQTT-3.1.2-2]: a level we do not speak gets 0x01 (the 3.1.1 CONNACK every level understands).
-        if (level !== undefined && level !== 3 && level !== 4 && level !== 5) return refuse(ctx, transport, 4, RC_UNSUPPORTED_PROTOCOL_VERSION, `protocol level ${level}`);
-        log.warn('malformed_connect', { peer: transport.peer }); // [MQTT-3.1.2-1], [MQTT-3.1.2-3], [MQTT-3.1.4-1]
-        transport.destroy();
-        return;
-      }
-      connect = p;
-      buf = buf.subarray(n);
+/** How long the first packet in `buf` is, for ConnectWaits: -1 hands it over as it is (not a CONNECT, or a bad length). */
+function splitConnect(max: number): (buf: Buffer) => number | 'more' {
+  return (buf) => {
+    // [MQTT-3.1.0-1]: the first packet must be CONNECT; no need to wait for the rest of another.
+    if (buf[0] !== 0x10) return -1;
+    const n = firstPacketLength(buf, max);
+    return n === 'malformed' || n === 'too_large' ? -1 : n;
+  };
+}
+
+/**
+ * Take a new connection: wait for its CONNECT (within idle_timeout, see
+ * connect-wait.ts), check it and authenticate, all without a process; only an accepted
+ * CONNECT gets one, to open the session (which waits on the registry and session_sup).
+ */
+export function accept(ctx: BrokerContext, waits: ConnectWaits, spawner: Ctx, transport: Transport): void {
+  const max = ctx.cfg.mqtt.max_packet_size;
+  waits.wait(transport, splitConnect(max), (end) => {
+    if (end.t !== 'connect') {
+      if (end.t === 'timeout') log.debug('connect_timeout', { peer: transport.peer });
+      transport.destroy();
+      return;
     }
-    // From here until the session actor owns the socket (the lock and auth may take a
-    // while), bytes are held aside in order, not lost with this process's mailbox.
-    const rest: Buffer[] = [buf];
-    transport.pause();
+    const buf = end.bytes;
+    if (buf[0] !== 0x10) return notConnect(transport, buf[0]);
+    const n = firstPacketLength(buf, max);
+    if (n === 'malformed' || n === 'too_large') return refuse(ctx, transport, protocolLevel(buf) ?? 4, n === 'too_large' ? RC_PACKET_TOO_LARGE : RC_MALFORMED_PACKET, n);
+    const connect = parseOne(buf);
+    if (connect === undefined || connect.cmd !== 'connect') {
+      const level = protocolLevel(buf);
+      // [MQTT-3.1.2-2]: a level we do not speak gets 0x01 (the 3.1.1 CONNACK every level understands).
+      if (level !== undefined && level !== 3 && level !== 4 && level !== 5) return refuse(ctx, transport, 4, RC_UNSUPPORTED_PROTOCOL_VERSION, `protocol level ${level}`);
+      log.warn('malformed_connect', { peer: transport.peer }); // [MQTT-3.1.2-1], [MQTT-3.1.2-3], [MQTT-3.1.4-1]
+      transport.destroy();
+      return;
+    }
+    // From here until the session actor owns the socket (the lock may take a while),
+    // bytes are held aside in order (the transport is paused: only what was read already).
+    const rest: Buffer[] = [end.rest];
     transport.onData((c) => rest.push(c));
-    for (;;) {
-      const m = await self.receive((x) => (Array.isArray(x) && x[0] === '$data' ? (x as [string, Buffer]) : undefined), 0);
-      if (!Array.isArray(m)) break;
-      rest.push(m[1]);
-    }
     const version = connect.protocolVersion ?? 4;
     const v = checkConnect(connect, ctx.cfg, transport.peerhost, Date.now(), () => `beamq-${randomBytes(8).toString('hex')}`);
     if (!v.ok) return refuse(ctx, transport, version, v.reasonCode, v.why, connect.clientId);
@@ -87,16 +84,22 @@ export function acceptor(ctx: BrokerContext, transport: Transport): (self: Self)
     if (auth !== 'ok') {
       return refuse(ctx, transport, version, auth === 'bad_credentials' ? RC_BAD_USER_NAME_OR_PASSWORD : RC_NOT_AUTHORIZED, auth, v.info.clientId);
     }
-    const attach: Attach = { info: v.info, transport, rest };
-    let opened: Opened;
+    spawner.spawn(opener(ctx, { info: v.info, transport, rest }, version));
+  });
+}
+
+/** The process body that opens the session of an accepted CONNECT; it ends once the session owns the socket. */
+function opener(ctx: BrokerContext, attach: Attach, version: number): (self: Self) => Promise<void> {
+  return async (self) => {
+    const transport = attach.transport;
+    // A socket that closes meanwhile is the session's to notice: it owns the transport next.
     try {
-      opened = await openSession(self, ctx, attach);
+      await openSession(self, ctx, attach);
     } catch (err) {
       // The id's lock was held too long, or the hand-over failed: the client may retry.
-      log.warn('open_session_failed', { client: v.info.clientId, error: err instanceof ExitError ? String(err.reason) : String(err) });
-      return refuse(ctx, transport, version, RC_SERVER_BUSY, 'open_session_failed', v.info.clientId);
+      log.warn('open_session_failed', { client: attach.info.clientId, error: err instanceof ExitError ? String(err.reason) : String(err) });
+      return refuse(ctx, transport, version, RC_SERVER_BUSY, 'open_session_failed', attach.info.clientId);
     }
-    owned(self, opened.pid, transport);
     ctx.metrics.connects++;
   };
 }

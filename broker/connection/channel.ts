@@ -7,7 +7,7 @@
 import { generate, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
 import type { Authorizer } from '../auth.js';
 import type { Config } from '../config.js';
-import { newMessage, remainingExpiryS, type Message, type QoS } from '../mqtt/message.js';
+import { newMessage, newMessageWithHeaders, remainingExpiryS, type Message, type MessageHeaders, type QoS } from '../mqtt/message.js';
 import { checkProperties, type PropertyContext } from '../mqtt/packet.js';
 import {
   RC_MALFORMED_PACKET,
@@ -65,8 +65,10 @@ const PROPERTY_CONTEXT: Partial<Record<Packet['cmd'], PropertyContext>> = {
 };
 
 export class Channel {
-  /** v5 Topic Alias → topic, as this client set them [MQTT-3.3.2-12]. */
-  private readonly aliasesIn = new Map<number, string>();
+  /** v5 Topic Alias → topic, as this client set them [MQTT-3.3.2-12]; made on first use. */
+  private aliasesIn: Map<number, string> | undefined;
+  /** The headers of this connection's messages without properties, made once (see newMessageWithHeaders). */
+  private headers: MessageHeaders | undefined;
   /** Packets received on this connection (keepalive counts them). */
   recvCount = 0;
 
@@ -79,6 +81,11 @@ export class Channel {
 
   get v5(): boolean {
     return this.info.protocolVersion === 5;
+  }
+
+  private publishHeaders(): MessageHeaders {
+    const i = this.info;
+    return (this.headers ??= { protocolVersion: i.protocolVersion, peerhost: i.peerhost, ...(i.username === undefined ? {} : { username: i.username }) });
   }
 
   /** One packet from the client. */
@@ -143,10 +150,10 @@ export class Channel {
       const alias = props.topicAlias;
       if (!this.v5 || alias === 0 || alias > this.cfg.mqtt.max_topic_alias) return [this.close(RC_TOPIC_ALIAS_INVALID, `topic alias ${alias}`)];
       if (topic === '') {
-        const known = this.aliasesIn.get(alias);
+        const known = this.aliasesIn?.get(alias);
         if (known === undefined) return [this.close(RC_PROTOCOL_ERROR, `unknown topic alias ${alias}`)]; // v5 §3.3.2.3.4
         topic = known;
-      } else this.aliasesIn.set(alias, topic);
+      } else (this.aliasesIn ??= new Map()).set(alias, topic);
       const { topicAlias: _drop, ...rest } = props;
       properties = rest;
     }
@@ -171,18 +178,11 @@ export class Channel {
       if (st === 'dup') return [{ t: 'send', packet: { cmd: 'pubrec', messageId: id } }];
       if (st === 'full') return [this.close(RC_RECEIVE_MAXIMUM_EXCEEDED, 'too many QoS 2 messages awaiting PUBREL')];
     }
-    const msg = newMessage(
-      {
-        qos: p.qos,
-        topic,
-        payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload,
-        from: this.info.clientId,
-        retain: p.retain,
-        ...(this.v5 && properties !== undefined ? { properties } : {}),
-        headers: { protocolVersion: this.info.protocolVersion, peerhost: this.info.peerhost, ...(this.info.username === undefined ? {} : { username: this.info.username }) },
-      },
-      nowMs,
-    );
+    const fields = { qos: p.qos, topic, payload: typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload, from: this.info.clientId, retain: p.retain };
+    const msg =
+      this.v5 && properties !== undefined
+        ? newMessage({ ...fields, properties, headers: this.publishHeaders() }, nowMs)
+        : newMessageWithHeaders(fields, this.publishHeaders(), nowMs);
     if (p.qos === 0) return [{ t: 'publish', msg }];
     return [{ t: 'publish', msg, ack: p.qos === 1 ? 'puback' : 'pubrec', packetId: id }];
   }

@@ -1,6 +1,6 @@
 /**
  * The MQTT listeners: TCP (node:net, default 1883) and WebSocket (ws, default 8083,
- * path /mqtt, subprotocol mqtt). Each accepted connection gets an acceptor process;
+ * path /mqtt, subprotocol mqtt). Each accepted connection is read until its CONNECT (acceptor.ts);
  * stopping the server closes the listening sockets (sessions stop with session_sup).
  */
 import http from 'node:http';
@@ -9,7 +9,8 @@ import { WebSocketServer } from 'ws';
 import { genServer, logger, type GenServer } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { parseBind } from '../config.js';
-import { acceptor } from './acceptor.js';
+import { accept as acceptConnection } from './acceptor.js';
+import { ConnectWaits } from './connect-wait.js';
 import { TcpTransport, WsTransport, type Transport } from './transport.js';
 
 const log = logger('broker:listeners');
@@ -43,7 +44,9 @@ export const listenersServer: GenServer<ListenersProtocol, State, BrokerContext>
     const closers: (() => Promise<void>)[] = [];
     const ports: ListenerPorts = { tcp: undefined, ws: undefined };
     portsOf.set(ctx, ports);
-    const accept = (t: Transport): void => void self.spawn(acceptor(ctx, t));
+    const waits = new ConnectWaits(ctx.cfg.mqtt.idle_timeout_ms);
+    closers.push(() => Promise.resolve(waits.close()));
+    const accept = (t: Transport): void => acceptConnection(ctx, waits, self, t);
     const l = ctx.cfg.listeners;
     try {
       if (l.tcp.enable) {

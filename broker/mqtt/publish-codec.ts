@@ -96,6 +96,10 @@ function build(topic: string, flags: number, v5: boolean, payload: Buffer): Enco
 
 const ACK_HEADER: Record<string, number> = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcomp: 0x70 };
 
+/** The accepting 3.1/3.1.1 CONNACKs, shared: written buffers are never changed after. */
+const CONNACK_OK = Buffer.from([0x20, 2, 0, 0]);
+const CONNACK_OK_PRESENT = Buffer.from([0x20, 2, 1, 0]);
+
 /** The bytes of `p` for the packets with a fast path; undefined for the rest. */
 export function encodeFast(p: Packet, protocolVersion: number): Buffer | undefined {
   const v5 = protocolVersion === 5;
@@ -115,7 +119,9 @@ export function encodeFast(p: Packet, protocolVersion: number): Buffer | undefin
     }
     case 'connack': {
       if (v5 || typeof p.returnCode !== 'number') return undefined; // v5 CONNACKs carry properties
-      return Buffer.from([0x20, 2, p.sessionPresent ? 1 : 0, p.returnCode]);
+      const rc = p.returnCode;
+      if (rc === 0) return p.sessionPresent === true ? CONNACK_OK_PRESENT : CONNACK_OK;
+      return Buffer.from([0x20, 2, p.sessionPresent ? 1 : 0, rc]);
     }
     case 'suback': {
       const g = p.granted;

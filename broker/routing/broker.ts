@@ -29,8 +29,9 @@ export const BROKER = serverName<BrokerProtocol>('broker');
 
 /*
  * State: the broker context (its `subs` table is written only here), the sessions
- * monitored, by pid key, and the routes (filter, shared group) asked of the router and
- * not yet confirmed, by `routeKey`.
+ * monitored, by pid key, the routes (filter, shared group) asked of the router and
+ * not yet confirmed, by `routeKey`, and how many route writes the router has not
+ * answered yet (adds and deletes).
  * Invariant: a SUBACK is answered only once the routes of its filters are in the
  * table; the broker does not wait for the router itself (the router takes route
  * writes in the order sent), so one subscribe's route never delays another's.
@@ -39,10 +40,11 @@ interface State {
   readonly ctx: BrokerContext;
   readonly monitored: Set<string>;
   readonly routing: Map<string, Promise<unknown>>;
+  routerWrites: number;
 }
 
 export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
-  init: (ctx) => genServer.ok({ ctx, monitored: new Set(), routing: new Map() }),
+  init: (ctx) => genServer.ok({ ctx, monitored: new Set(), routing: new Map(), routerWrites: 0 }),
 
   handleCall(req, from, s, self) {
     switch (req[0]) {
@@ -57,7 +59,10 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         for (const r of reqs) {
           const first = s.ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts });
           const key = routeKey(r.filter, r.opts.share);
-          if (first) routeAdded(s, key, addRoute(self, r.filter, r.opts.share));
+          if (first) {
+            if (writeDirectly(s)) s.ctx.routes.add(r.filter, s.ctx.node, r.opts.share);
+            else routeAdded(s, key, viaRouter(s, addRoute(self, r.filter, r.opts.share)));
+          }
           // Also a later subscriber of a route still on its way waits for it.
           const pending = s.routing.get(key);
           if (pending !== undefined) (wait ??= []).push(pending);
@@ -65,7 +70,8 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
         }
         if (wait === undefined) return genServer.reply(out, s);
         // The answer goes out from the broker's own turn (a promise callback runs outside any process).
-        Promise.all(wait).then(
+        // Mostly one route on its way (a new filter): no Promise.all for that.
+        (wait.length === 1 ? wait[0]! : Promise.all(wait)).then(
           () => self.send(self.self, ['$subscribed', from, out]),
           (err: unknown) => routerFailed(self, err),
         );
@@ -85,7 +91,10 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
       const pid = msg[3] as Pid;
       s.monitored.delete(pid.key);
       // Nobody waits for these: the router takes them in order, after any add before.
-      for (const [f, g] of s.ctx.subs.removeSession(pid)) deleteRoute(self, f, g).catch((err: unknown) => routerFailed(self, err));
+      for (const [f, g] of s.ctx.subs.removeSession(pid)) {
+        if (writeDirectly(s)) s.ctx.routes.delete(f, s.ctx.node, g);
+        else viaRouter(s, deleteRoute(self, f, g)).catch((err: unknown) => routerFailed(self, err));
+      }
       return genServer.noreply(s);
     }
     return genServer.unexpected(self.log, 'info', msg, s);
@@ -97,7 +106,9 @@ async function unsubscribeAll(s: State, pid: Pid, raws: readonly string[], self:
   for (const raw of raws) {
     const r = s.ctx.subs.remove(pid, raw);
     out.push(r !== undefined);
-    if (r?.lastForRoute === true) await deleteRoute(self, r.sub.filter, r.sub.opts.share);
+    if (r?.lastForRoute !== true) continue;
+    if (writeDirectly(s)) s.ctx.routes.delete(r.sub.filter, s.ctx.node, r.sub.opts.share);
+    else await viaRouter(s, deleteRoute(self, r.sub.filter, r.sub.opts.share));
   }
   return genServer.reply(out, s);
 }
@@ -105,6 +116,22 @@ async function unsubscribeAll(s: State, pid: Pid, raws: readonly string[], self:
 /** A route write failed (the router is gone): the broker ends too, as if it had awaited it, and is restarted. */
 function routerFailed(self: Ctx, err: unknown): void {
   self.exit(self.self, ['route_write_failed', err instanceof Error ? err.message : String(err)]);
+}
+
+/**
+ * A node with no running members and none of our route writes still at the router:
+ * the router would only write the table and answer (router.ts), so the broker writes
+ * it itself, in order with everything it sent before — no round trip per new filter
+ * in a subscribe storm. With members, writes go through the router, which tells them.
+ */
+function writeDirectly(s: State): boolean {
+  return s.ctx.members.size === 0 && s.routerWrites === 0;
+}
+
+/** Count a route write sent to the router until it answers. */
+function viaRouter(s: State, answered: Promise<unknown>): Promise<unknown> {
+  s.routerWrites++;
+  return answered.finally(() => s.routerWrites--);
 }
 
 /** A route's key in `routing`: the filter, or the filter and its shared group (no filter holds U+0000). */

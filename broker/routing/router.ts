@@ -1,6 +1,6 @@
 /**
  * The router server (EMQX emqx_router, FEATURES M3/M8): the only writer of the route
- * table. A node writes only its own routes (filter → this node) and tells every running
+ * table while the node has members (alone, the broker writes its own: broker.ts). A node writes only its own routes (filter → this node) and tells every running
  * member in order on the existing distribution connection; changes arriving within one
  * turn go as one batch (the latest change per route wins), so a subscription storm costs
  * a few round trips. A caller's add/delete returns once every running member acked it,
@@ -40,7 +40,8 @@ interface Inflight {
 
 /*
  * State
- *   ctx       its `routes` table is written only here
+ *   ctx       its `routes` table is written only here (but on a node alone, where the
+ *             broker writes its routes itself: broker.ts writeDirectly)
  *   batch     our own route changes not yet sent, by route key (latest wins)
  *   waiters   callers whose change is in `batch`
  *   seq       sequence number of our last batch

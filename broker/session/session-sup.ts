@@ -18,10 +18,11 @@ export function startSessionSup(): Promise<Pid> {
       children: [
         worker('session', (...args: never[]) => {
           const [ctx, attach] = args as unknown as [BrokerContext, Attach];
-          // Not waiting for each session's init: that made session_sup start one
-          // session per scheduler round, the bottleneck of a connect storm (as EMQX,
-          // whose connection processes are spawn_link'ed).
-          return Promise.resolve(genServer.spawnLink(sessionServer, [ctx, attach]));
+          // Not waiting for each session's init, and answering with the pid itself (no
+          // promise): session_sup then starts a session without parking, rather than one
+          // per scheduler round, the bottleneck of a connect storm (as EMQX, whose
+          // connection processes are spawn_link'ed).
+          return genServer.spawnLink(sessionServer, [ctx, attach]);
         }, { restart: 'temporary', shutdown: 5000 }),
       ],
     },

@@ -70,6 +70,9 @@ export interface SessionLimits {
   readonly maxAwaitingRel: number;
 }
 
+/** What `deliver` answers when there is nothing to do (shared: callers only read it). */
+const NOTHING: { readonly work?: Work; readonly dropped?: Message } = {};
+
 export class Session {
   /** Raw filter (as subscribed, `$share/g/f` included) → options. */
   readonly subscriptions = new Map<string, SubOpts>();
@@ -103,17 +106,19 @@ export class Session {
    * always goes). Otherwise queue it (the queue drops by its policy when full).
    * Returns the work to do now, and the message the queue dropped, if any.
    */
-  deliver(msg: Message, subQos: QoS, retain: boolean, subId: number | undefined, connected: boolean, nowMs: number): { work?: Work; dropped?: Message } {
-    if (isExpired(msg, nowMs)) return {};
+  deliver(msg: Message, subQos: QoS, retain: boolean, subId: number | undefined, connected: boolean, nowMs: number): { readonly work?: Work; readonly dropped?: Message } {
+    if (isExpired(msg, nowMs)) return NOTHING;
     const qos = Math.min(msg.qos, subQos) as QoS;
+    // The most common case, straight out: QoS 0 to a connected client needs no Pending.
+    if (connected && qos === 0) return { work: { t: 'publish', out: { msg, qos: 0, packetId: undefined, dup: false, retain, subId } } };
     const p: Pending = { msg, qos, topic: msg.topic, retain, subId };
     if (connected && (qos === 0 || !this.inflight.isFull())) {
       const w = this.send(p, nowMs);
       if (w !== undefined) return { work: w };
     }
-    if (!connected && qos === 0 && !this.limits.storeQos0) return {};
+    if (!connected && qos === 0 && !this.limits.storeQos0) return NOTHING;
     const dropped = this.mqueue.push(p);
-    return dropped === undefined ? {} : { dropped: dropped.msg };
+    return dropped === undefined ? NOTHING : { dropped: dropped.msg };
   }
 
   private send(p: Pending, nowMs: number): Work | undefined {

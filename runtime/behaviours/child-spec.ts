@@ -15,7 +15,7 @@ export interface ChildSpec {
    * Start the child linked to the calling process (the supervisor): call a `startLink`
    * before any `await`. Extra arguments come from `startChild` under simple_one_for_one.
    */
-  readonly start: (...extra: never[]) => Promise<Pid>;
+  readonly start: (...extra: never[]) => Pid | Promise<Pid>;
   readonly restart: RestartType;
   readonly shutdown: Shutdown;
   readonly type: ChildType;

@@ -6,7 +6,8 @@
  */
 import { logger } from '../log.js';
 import { Pid } from '../terms.js';
-import { ExitError, formatTerm, isCleanExit, serverName, type Reason, type ServerRef, type SystemMsg } from '../types.js';
+import { ExitError, formatTerm, isCleanExit, serverName, type AnyReplyOf, type CallOf, type Reason, type ServerRef, type SystemMsg } from '../types.js';
+import type { From } from '../process/call.js';
 import type { Ctx, Proc } from '../process/process.js';
 import { runAs } from '../process/scheduler.js';
 import { checkChildSpec, type ChildSpec, type ChildType } from './child-spec.js';
@@ -115,68 +116,20 @@ const supervisorServer: gen.GenServer<SupProtocol, State, { spec: SupervisorSpec
     return gen.ok(s);
   },
 
-  async handleCall(req, _from, s, ctx) {
-    const p = ctx as Proc;
-    switch (req[0]) {
-      case 'start_child': {
-        if (s.template !== undefined) {
-          const args = Array.isArray(req[1]) ? (req[1] as readonly unknown[]) : [];
-          const rec: ChildRec = { key: `#${++sofoSeq}`, spec: s.template, args, pid: undefined };
-          const r = await startRec(s, rec, p);
-          if (r[0] === 'ok') s.children.set(rec.key, rec);
-          return gen.reply(r, s);
-        }
-        const spec = req[1] as ChildSpec;
-        const bad = checkChildSpec(spec);
-        if (bad !== undefined) return gen.reply(err(['bad_child_spec', bad]), s);
-        const existing = s.children.get(spec.id);
-        if (existing !== undefined) return gen.reply(err(existing.pid === undefined ? 'already_present' : ['already_started', existing.pid]), s);
-        const rec: ChildRec = { key: spec.id, spec, args: [], pid: undefined };
-        const r = await startRec(s, rec, p);
-        if (r[0] === 'ok') s.children.set(rec.key, rec);
-        return gen.reply(r, s);
-      }
-      case 'terminate_child': {
-        const rec = find(s, req[1]);
-        if (rec === undefined) return gen.reply(err('not_found'), s);
-        await shutdownChild(s, rec, p);
-        if (s.template !== undefined || rec.spec.restart === 'temporary') remove(s, rec);
-        return gen.reply(ok(null), s);
-      }
-      case 'restart_child': {
-        if (s.template !== undefined) return gen.reply(err('simple_one_for_one'), s);
-        const rec = find(s, req[1]);
-        if (rec === undefined) return gen.reply(err('not_found'), s);
-        if (rec.pid !== undefined) return gen.reply(err('running'), s);
-        return gen.reply(await startRec(s, rec, p), s);
-      }
-      case 'delete_child': {
-        if (s.template !== undefined) return gen.reply(err('simple_one_for_one'), s);
-        const rec = find(s, req[1]);
-        if (rec === undefined) return gen.reply(err('not_found'), s);
-        if (rec.pid !== undefined) return gen.reply(err('running'), s);
-        remove(s, rec);
-        return gen.reply(ok(null), s);
-      }
-      case 'which_children':
-        return gen.reply(
-          [...s.children.values()].map((c) => ({ id: c.spec.id, pid: c.pid, type: c.spec.type })),
-          s,
-        );
-      case 'count_children': {
-        const specs = s.template !== undefined ? 1 : s.children.size;
-        let active = 0;
-        let supervisors = 0;
-        for (const c of s.children.values()) {
-          if (c.pid !== undefined) active++;
-          if (c.spec.type === 'supervisor') supervisors++;
-        }
-        return gen.reply({ specs, active, supervisors, workers: s.children.size - supervisors }, s);
-      }
+  handleCall(req, from, s, ctx) {
+    // A simple_one_for_one child whose start answers at once is started without
+    // parking the supervisor (a connect storm starts thousands in a row).
+    if (req[0] === 'start_child' && s.template !== undefined) {
+      const args = Array.isArray(req[1]) ? (req[1] as readonly unknown[]) : [];
+      const rec: ChildRec = { key: `#${++sofoSeq}`, spec: s.template, args, pid: undefined };
+      const r = startRec(s, rec, ctx as Proc);
+      if (r instanceof Promise) return r.then((res) => startedSofo(s, rec, res));
+      return startedSofo(s, rec, r);
     }
+    return handleOtherCall(req, from, s, ctx);
   },
 
-  async handleInfo(msg, s, ctx) {
+  handleInfo(msg, s, ctx) {
     const p = ctx as Proc;
     if (msg[0] === 'EXIT') {
       const rec = s.byPid.get((msg[1]).key);
@@ -202,14 +155,88 @@ const supervisorServer: gen.GenServer<SupProtocol, State, { spec: SupervisorSpec
   },
 };
 
+function startedSofo(s: State, rec: ChildRec, r: Result<Pid>): gen.Step<State, Result<Pid>> {
+  if (r[0] === 'ok') s.children.set(rec.key, rec);
+  return gen.reply(r, s);
+}
+
+/** Every call but a simple_one_for_one start_child. */
+async function handleOtherCall(req: CallOf<SupProtocol>, _from: From, s: State, ctx: Ctx): Promise<gen.Step<State, AnyReplyOf<SupProtocol>>> {
+  const p = ctx as Proc;
+  switch (req[0]) {
+    case 'start_child': {
+      const spec = req[1] as ChildSpec;
+      const bad = checkChildSpec(spec);
+      if (bad !== undefined) return gen.reply(err(['bad_child_spec', bad]), s);
+      const existing = s.children.get(spec.id);
+      if (existing !== undefined) return gen.reply(err(existing.pid === undefined ? 'already_present' : ['already_started', existing.pid]), s);
+      const rec: ChildRec = { key: spec.id, spec, args: [], pid: undefined };
+      const r = await startRec(s, rec, p);
+      if (r[0] === 'ok') s.children.set(rec.key, rec);
+      return gen.reply(r, s);
+    }
+    case 'terminate_child': {
+      const rec = find(s, req[1]);
+      if (rec === undefined) return gen.reply(err('not_found'), s);
+      await shutdownChild(s, rec, p);
+      if (s.template !== undefined || rec.spec.restart === 'temporary') remove(s, rec);
+      return gen.reply(ok(null), s);
+    }
+    case 'restart_child': {
+      if (s.template !== undefined) return gen.reply(err('simple_one_for_one'), s);
+      const rec = find(s, req[1]);
+      if (rec === undefined) return gen.reply(err('not_found'), s);
+      if (rec.pid !== undefined) return gen.reply(err('running'), s);
+      return gen.reply(await startRec(s, rec, p), s);
+    }
+    case 'delete_child': {
+      if (s.template !== undefined) return gen.reply(err('simple_one_for_one'), s);
+      const rec = find(s, req[1]);
+      if (rec === undefined) return gen.reply(err('not_found'), s);
+      if (rec.pid !== undefined) return gen.reply(err('running'), s);
+      remove(s, rec);
+      return gen.reply(ok(null), s);
+    }
+    case 'which_children':
+      return gen.reply(
+        [...s.children.values()].map((c) => ({ id: c.spec.id, pid: c.pid, type: c.spec.type })),
+        s,
+      );
+    case 'count_children': {
+      const specs = s.template !== undefined ? 1 : s.children.size;
+      let active = 0;
+      let supervisors = 0;
+      for (const c of s.children.values()) {
+        if (c.pid !== undefined) active++;
+        if (c.spec.type === 'supervisor') supervisors++;
+      }
+      return gen.reply({ specs, active, supervisors, workers: s.children.size - supervisors }, s);
+    }
+  }
+}
+
 /** Ask the strategy what to do about `rec` having exited, and do it. */
-async function carryOut(s: State, rec: ChildRec, reason: Reason, p: Proc): Promise<gen.Step<State>> {
+function carryOut(s: State, rec: ChildRec, reason: Reason, p: Proc): gen.Step<State> | Promise<gen.Step<State>> {
   // one_for_one decisions concern the one child: skip building a view of thousands.
   const st = s.flags.strategy;
   const children = st === 'one_for_one' || st === 'simple_one_for_one' ? [rec] : [...s.children.values()];
   const d = onChildExit(s.flags, children.map(view), s.restarts, rec.key, reason, Date.now());
   s.restarts = d.restarts;
-  for (const a of d.actions) {
+  // A temporary child's end only deletes it: done without parking the supervisor.
+  if (d.actions.every((a) => a[0] === 'delete' || a[0] === 'keep')) {
+    for (const a of d.actions) if (a[0] === 'delete') removeKey(s, a[1]);
+    return gen.noreply(s);
+  }
+  return carryOutAsync(s, d.actions, p);
+}
+
+function removeKey(s: State, key: string): void {
+  const rec = s.children.get(key);
+  if (rec !== undefined) remove(s, rec);
+}
+
+async function carryOutAsync(s: State, actions: readonly SupAction[], p: Proc): Promise<gen.Step<State>> {
+  for (const a of actions) {
     const stopped = await run(a, s, p);
     if (stopped !== undefined) return stopped;
   }
@@ -260,16 +287,29 @@ function remove(s: State, rec: ChildRec): void {
   if (rec.pid !== undefined) s.byPid.delete(rec.pid.key);
 }
 
-async function startRec(s: State, rec: ChildRec, p: Proc): Promise<Result<Pid>> {
-  let pid: unknown;
+/** Start `rec`'s child; synchronous when its start function answers with a pid (not a promise). */
+function startRec(s: State, rec: ChildRec, p: Proc): Result<Pid> | Promise<Result<Pid>> {
+  let r: unknown;
   try {
     // The child's startLink must see the supervisor as its caller, even after an await.
-    pid = await runAs(p, () => (rec.spec.start as (...a: readonly unknown[]) => Promise<Pid>)(...rec.args));
+    r = runAs(p, () => (rec.spec.start as (...a: readonly unknown[]) => Pid | Promise<Pid>)(...rec.args));
   } catch (e) {
-    const reason = e instanceof ExitError ? e.reason : formatTerm(e);
-    log.error('start_error', { supervisor: s.name, child: rec.spec.id, reason: formatTerm(reason) });
-    return err(reason);
+    return startFailed(s, rec, e);
   }
+  if (r instanceof Pid) return started(s, rec, p, r);
+  return Promise.resolve(r).then(
+    (pid) => started(s, rec, p, pid),
+    (e: unknown) => startFailed(s, rec, e),
+  );
+}
+
+function startFailed(s: State, rec: ChildRec, e: unknown): Result<Pid> {
+  const reason = e instanceof ExitError ? e.reason : formatTerm(e);
+  log.error('start_error', { supervisor: s.name, child: rec.spec.id, reason: formatTerm(reason) });
+  return err(reason);
+}
+
+function started(s: State, rec: ChildRec, p: Proc, pid: unknown): Result<Pid> {
   if (!(pid instanceof Pid)) {
     log.error('start_error', { supervisor: s.name, child: rec.spec.id, reason: 'start did not return a pid' });
     return err(['bad_return', formatTerm(pid)]);

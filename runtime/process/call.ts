@@ -32,7 +32,8 @@ class PendingCall implements Alias, Watcher {
     readonly ref: Ref,
     private readonly resolve: (v: unknown) => void,
     private readonly reject: (e: ExitError) => void,
-    private readonly detail: unknown,
+    private readonly server: CallTarget,
+    private readonly req: unknown,
   ) {}
 
   held(rec: MonitorRec): void {
@@ -55,14 +56,14 @@ class PendingCall implements Alias, Watcher {
     this.rec = undefined;
     this.finish();
     const node = who instanceof Pid ? who.node : who[1];
-    this.reject(new ExitError(reason === 'noconnection' ? ['nodedown', node] : reason, this.detail));
+    this.reject(new ExitError(reason === 'noconnection' ? ['nodedown', node] : reason, callDetail(this.server, this.req)));
   }
 
   timeout(): void {
     this.timer = undefined;
     if (this.finished) return;
     this.finish();
-    this.reject(new ExitError('timeout', this.detail));
+    this.reject(new ExitError('timeout', callDetail(this.server, this.req)));
   }
 
   private finish(): void {
@@ -72,6 +73,9 @@ class PendingCall implements Alias, Watcher {
     if (this.rec !== undefined) detachFromTarget(this.core, this.rec);
   }
 }
+
+/** What a failed call says it was (built only on failure: calls are hot). */
+const callDetail = (server: CallTarget, req: unknown): unknown => ['gen_server', 'call', [server, req]];
 
 /**
  * Send `['$gen_call', from, req]` to `server` and wait for the reply. Rejects with an
@@ -85,19 +89,18 @@ export function call(
   timeoutMs: number = DEFAULT_CALL_TIMEOUT_MS,
   caller?: Proc,
 ): Promise<unknown> {
-  const detail = ['gen_server', 'call', [server, req]];
   // A local name resolves once, so the monitor and the request go to the same process.
   let target: Pid | readonly [Atom, NodeName];
   if (typeof server === 'string' || (Array.isArray(server) && server[1] === core.name)) {
     const name = typeof server === 'string' ? server : (server as readonly [Atom, NodeName])[0];
     const p = core.names.get(name);
-    if (p === undefined) return Promise.reject(new ExitError('noproc', detail));
+    if (p === undefined) return Promise.reject(new ExitError('noproc', callDetail(server, req)));
     target = p.pid;
   } else target = server;
 
   return new Promise((resolve, reject) => {
     const ref = core.makeRef();
-    const pc = new PendingCall(core, ref, resolve, reject, detail);
+    const pc = new PendingCall(core, ref, resolve, reject, server, req);
     core.aliases.set(ref.id, pc);
     addMonitor(core, pc, target, ref);
     if (pc.finished) return; // noproc at once

@@ -153,7 +153,9 @@ export class Proc implements Self, Watcher {
   }
   demonitor(ref: Ref, opts?: { flush?: boolean }): boolean {
     const had = signals.demonitor(this.core, this, ref);
-    if (opts?.flush === true) {
+    // A DOWN is queued only for a monitor that fired, and firing releases it first:
+    // an active monitor (`had`) has none to flush, and the mailbox need not be searched.
+    if (opts?.flush === true && !had) {
       const i = this.mailbox.findIndex((m) => Array.isArray(m) && m[0] === 'DOWN' && ref.equals(m[1]));
       if (i >= 0) this.mailbox.removeAt(i);
     }
