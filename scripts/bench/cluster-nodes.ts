@@ -23,6 +23,7 @@ const READY = 'bench_node_ready';
 const START_TIMEOUT_MS = 30_000;
 const CTL_TIMEOUT_MS = 60_000;
 const RPC_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
 
 /** This file compiles to build/scripts/bench/cluster-nodes.js. */
 const builtScripts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -91,11 +92,13 @@ export async function startNodes(alives: readonly string[]): Promise<BenchNodes>
       // window, and with the default 1000 the figure would be the overflow policy's.
       BEAMQ_MQTT__MAX_MQUEUE_LEN: process.env['BEAMQ_MQTT__MAX_MQUEUE_LEN'] ?? '0',
     };
+    // E.g. CLUSTER_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (written when the bench stops the node).
+    const nodeArgs = (process.env['CLUSTER_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
     for (const alive of alives) {
       const name = `${alive}_${process.pid}@127.0.0.1`;
       const port = await freePort();
       // The Node binary running the bench, on the built script (what scripts/node execs): the pid is the node's.
-      const proc = spawn(process.execPath, [path.join(builtScripts, 'node.js'), '--name', name, '--cookie', COOKIE, '--noshell', '--broker', '--eval', `console.log('${READY}')`], {
+      const proc = spawn(process.execPath, [...nodeArgs, path.join(builtScripts, 'node.js'), '--name', name, '--cookie', COOKIE, '--noshell', '--broker', '--eval', `console.log('${READY}')`], {
         env: { ...env, BEAMQ_LISTENERS__TCP__BIND: `127.0.0.1:${port}` },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -162,12 +165,17 @@ function waitReady(n: BenchNode): Promise<void> {
   });
 }
 
+/** SIGTERM (the node's ordered shutdown, which also writes a --cpu-prof profile), SIGKILL after STOP_GRACE_MS. */
 function killNode(n: BenchNode): Promise<void> {
   const c = n.proc;
   if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
-    c.once('exit', () => resolve());
-    c.kill('SIGKILL');
+    const hard = setTimeout(() => c.kill('SIGKILL'), STOP_GRACE_MS);
+    c.once('exit', () => {
+      clearTimeout(hard);
+      resolve();
+    });
+    c.kill('SIGTERM');
   });
 }
 

@@ -25,6 +25,9 @@
  * The nodes run with unbounded session queues (BEAMQ_MQTT__MAX_MQUEUE_LEN=0 unless set),
  * so that a fan-in measures delivery, not the drop policy; `sent`/`received` show losses.
  *
+ * CLUSTER_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" passes Node options to every node
+ * (a profile is written when the bench stops the nodes).
+ *
  * Sizes (environment):
  *   CLUSTER_BENCH_RUNS=fanin,latency,connect,storm   which runs (default all)
  *   CLUSTER_BENCH_NODES=3          nodes in the cluster (≥ 2)
