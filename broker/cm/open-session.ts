@@ -5,7 +5,8 @@
  */
 import { ExitError, logger, type Ctx, type NodeName, type Pid, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import { registryWill, TAKEOVER_TIMEOUT_MS, type Attach } from '../session/session-server.js';
+import { registryWill } from '../session/session-connection.js';
+import { TAKEOVER_TIMEOUT_MS, type Attach } from '../session/session-state.js';
 import type { Pending, SessionSnapshot } from '../session/session.js';
 import { startSession } from '../session/session-sup.js';
 import { registerSession } from './cm.js';

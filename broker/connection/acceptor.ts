@@ -10,7 +10,7 @@ import { logger, ExitError, type Ctx, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { openSession } from '../cm/open-session.js';
 import { RC_BAD_USER_NAME_OR_PASSWORD, RC_SERVER_BUSY, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
-import type { Attach } from '../session/session-server.js';
+import type { Attach } from '../session/session-state.js';
 import { checkConnect, connackRefused } from './connect.js';
 import type { ConnectWaits } from './connect-wait.js';
 import { parseWhole } from './inbound.js';

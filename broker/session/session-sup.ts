@@ -5,7 +5,8 @@
  */
 import { ExitError, genServer, supervisor, worker, type Ctx, type Pid } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import { sessionServer, type Attach } from './session-server.js';
+import { sessionServer } from './session-server.js';
+import type { Attach } from './session-state.js';
 
 export const SESSION_SUP = supervisor.supervisorRef('session_sup');
 

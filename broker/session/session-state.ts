@@ -1,0 +1,72 @@
+/**
+ * A session actor's state, how a connection reaches it, and its timers: shared by the
+ * actor (session-server.ts) and the code that serves its connection
+ * (session-connection.ts).
+ */
+import type { Ctx, Ref } from '../../runtime/index.js';
+import type { BrokerContext } from '../context.js';
+import type { Channel } from '../connection/channel.js';
+import type { ClientInfo } from '../connection/connect.js';
+import type { Inbound } from '../connection/inbound.js';
+import type { Keepalive } from '../connection/keepalive.js';
+import type { Transport } from '../connection/transport.js';
+import type { Pending, Session } from './session.js';
+
+/** How a new connection reaches its session actor. */
+export interface Attach {
+  readonly info: ClientInfo;
+  readonly transport: Transport;
+  /** Bytes that followed the CONNECT, in order (the transport is paused until attached). */
+  readonly rest: readonly Buffer[];
+  /** The session comes from another node (`adopt`, then `resume`): attach only on `resume`. */
+  readonly adopting?: boolean;
+}
+
+/** How long each step of a hand-over between nodes may take (EMQX T_TAKEOVER). */
+export const TAKEOVER_TIMEOUT_MS = 15_000;
+
+export type TimerKind = 'keepalive' | 'retry' | 'expire' | 'will' | 'handover';
+
+/*
+ * State
+ *   ctx        the node's broker context
+ *   session    subscriptions, inflight, queue: lives as long as the session
+ *   channel    the protocol over the current connection; undefined while disconnected
+ *   transport  the socket we own while connected
+ *   will       the pending will of the last connection (cleared by a normal DISCONNECT)
+ *   timers     keepalive, retry, expiry, will-delay and hand-over timers, by kind
+ *   handoff    while another node takes this session over: deliveries kept for it
+ *   adopting   while this session is moved in from another node: the waiting
+ *              connection, deliveries held meanwhile, and the ids of the messages restored
+ * Invariant: channel and transport are both set, or both undefined.
+ */
+export interface State {
+  readonly ctx: BrokerContext;
+  readonly session: Session;
+  info: ClientInfo;
+  channel: Channel | undefined;
+  transport: Transport | undefined;
+  inbound: Inbound | undefined;
+  keepalive: Keepalive | undefined;
+  will: ClientInfo['will'];
+  readonly timers: Map<string, Ref>;
+  handoff: Pending[] | undefined;
+  adopting: { readonly attach: Attach; readonly held: Pending[]; seen: Set<string> } | undefined;
+}
+
+export function armKeepalive(s: State, r: ReturnType<Keepalive['check']>, self: Ctx): void {
+  if (r.status === 'ok') armTimer(s, 'keepalive', r.nextCheckInMs, self);
+}
+
+export function armTimer(s: State, kind: TimerKind, ms: number, self: Ctx): void {
+  cancelTimer(s, kind, self);
+  s.timers.set(kind, self.sendAfter(self.self, ['$timer', kind], ms));
+}
+
+export function cancelTimer(s: State, kind: string, self: Ctx): void {
+  const t = s.timers.get(kind);
+  if (t !== undefined) {
+    self.cancelTimer(t);
+    s.timers.delete(kind);
+  }
+}
