@@ -13,13 +13,13 @@
  * `BENCH_DIST_RUNS=rtt,stream` limits the runs (rtt, stream, connect); `BENCH_DIST_IMPLS=beamq`
  * the implementations (beamq, beam).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { names } from '../../epmd/index.js';
 import { emit, emitRatio, hasBinary, note } from './report.js';
+import { compileErl } from './erl-compile.js';
 import { freePort } from './ports.js';
 
 const COOKIE = 'dist_bench';
@@ -58,7 +58,7 @@ interface Impl {
 export async function benchDist(): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const impls: Impl[] = [ours(here)];
-  const erlDir = hasBinary('erl') && hasBinary('erlc') && hasBinary('epmd') ? compileErl(here) : undefined;
+  const erlDir = hasBinary('erl') && hasBinary('erlc') && hasBinary('epmd') ? compileErl(here, 'dist_bench') : undefined;
   if (erlDir !== undefined) impls.push(beam(erlDir));
   else note('erl/erlc/epmd not installed (apt-get install erlang-base): BEAM reference skipped');
 
@@ -161,17 +161,6 @@ function beam(dir: string): Impl {
   };
 }
 
-function compileErl(here: string): string | undefined {
-  const src = path.join(here, '..', '..', '..', 'scripts', 'bench', 'erl', 'dist_bench.erl');
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'beamq-bench-'));
-  try {
-    execFileSync('erlc', ['-o', out, src], { stdio: 'pipe' });
-    return out;
-  } catch (err) {
-    note(`erlc failed: ${String(err)}`);
-    return undefined;
-  }
-}
 
 // --- child processes ---------------------------------------------------------------
 

@@ -10,12 +10,11 @@
  *   bytes_per_idle_process_100k  heap growth per idle process (100k processes)
  *   bytes_per_idle_process_1m    the same at 1M processes
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emit, emitRatio, hasBinary, note } from './report.js';
+import { compileErl } from './erl-compile.js';
 
 const FIGURES = ['stream', 'pingpong', 'call', 'spawn', 'mem100k', 'mem1m'] as const;
 const NAMES: Record<(typeof FIGURES)[number], [string, string]> = {
@@ -31,7 +30,7 @@ const LOWER_IS_BETTER = new Set(['mem100k', 'mem1m']);
 
 export async function benchRuntime(): Promise<void> {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const erl = hasBinary('erl') && hasBinary('erlc') ? compileErl(here) : undefined;
+  const erl = hasBinary('erl') && hasBinary('erlc') ? compileErl(here, 'runtime_bench') : undefined;
   if (erl === undefined) note('erl/erlc not installed (apt-get install erlang-base): BEAM reference skipped');
   for (const f of FIGURES) {
     const [figure, unit] = NAMES[f];
@@ -61,17 +60,6 @@ function runOurs(here: string, f: string): number {
   return v;
 }
 
-function compileErl(here: string): string | undefined {
-  const src = path.join(here, '..', '..', '..', 'scripts', 'bench', 'erl', 'runtime_bench.erl');
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'beamq-bench-'));
-  try {
-    execFileSync('erlc', ['-o', out, src], { stdio: 'pipe' });
-    return out;
-  } catch (err) {
-    note(`erlc failed: ${String(err)}`);
-    return undefined;
-  }
-}
 
 function runErl(dir: string, f: string): number | undefined {
   const r = spawnSync('erl', ['+P', '2000000', '-noshell', '-pa', dir, '-run', 'runtime_bench', 'main', f], { encoding: 'utf8', timeout: 300_000 });
