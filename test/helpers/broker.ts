@@ -98,6 +98,15 @@ export function haveMosquittoClients(t: ExecutionContext): boolean {
 }
 
 /** Resolves once the session actor of `clientId` has ended (cm forgot it after its DOWN). */
+/**
+ * Resolves once the broker has registered a session for `clientId`. A CONNACK can reach
+ * the client just before the registration is done, so a test that drops a connection
+ * right after CONNECT and then waits for `sessionGone` waits for this first.
+ */
+export function sessionUp(b: TestBroker, clientId: string, timeoutMs = 5_000): Promise<true> {
+  return waitFor(() => b.broker.ctx.sessions.has(clientId), `the session of ${clientId} to be registered`, timeoutMs);
+}
+
 export function sessionGone(b: TestBroker, clientId: string, timeoutMs = 5_000): Promise<true> {
   return waitFor(() => !b.broker.ctx.sessions.has(clientId), `the session of ${clientId} to end`, timeoutMs);
 }

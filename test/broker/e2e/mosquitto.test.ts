@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { passwordLine } from '../../../broker/index.js';
-import { haveMosquittoClients, rawConnected, sessionGone, sessionInfo, sessionPid, testBroker, type TestBroker } from '../../helpers/broker.js';
+import { haveMosquittoClients, rawConnected, sessionGone, sessionInfo, sessionPid, sessionUp, testBroker, type TestBroker } from '../../helpers/broker.js';
 import { waitFor } from '../../helpers/wait.js';
 import { runCommand, startChild, type Child } from '../../helpers/procs.js';
 
@@ -94,6 +94,7 @@ test('mosquitto: the will of a killed client is published; not that of one that 
     t.is(await polite.exited(), 0);
     await sessionGone(b, `polite-${v}`);
     const doomed = await sub(t, b, ['-V', v, '-i', `doomed-${v}`, '-t', 'x', '--will-topic', `will/doomed/${v}`, '--will-payload', 'gone', '--will-qos', '1']);
+    await sessionUp(b, `doomed-${v}`);
     doomed.kill('SIGKILL');
     await sessionGone(b, `doomed-${v}`);
   }

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { IPublishPacket } from 'mqtt-packet';
 import { passwordLine } from '../../../broker/index.js';
-import { mqttjs, sessionGone, tcpUrl, testBroker, wsUrl, type TestBroker } from '../../helpers/broker.js';
+import { mqttjs, sessionGone, sessionUp, tcpUrl, testBroker, wsUrl, type TestBroker } from '../../helpers/broker.js';
 import { waitFor, withTimeout } from '../../helpers/wait.js';
 
 type Got = { topic: string; payload: string; packet: IPublishPacket };
@@ -143,6 +143,7 @@ test('mqttjs: a will on a lost connection, a Session Expiry that keeps the sessi
     const got = collect(watcher);
     await watcher.subscribeAsync(['will/#', 'marker'], { qos: 1 });
     const dying = await mqttjs(t, url, { protocolVersion: 5, clientId: `dying-${proto}`, will: { topic: `will/${proto}`, payload: Buffer.from('bye'), qos: 1, retain: false } });
+    await sessionUp(b, `dying-${proto}`);
     dying.stream.destroy();
     await sessionGone(b, `dying-${proto}`);
     t.deepEqual((await marker(watcher, got)).map((g) => [g.topic, g.payload]), [[`will/${proto}`, 'bye']]);
