@@ -42,6 +42,7 @@ export class RetainedStore {
   /** Every unexpired retained message whose topic `filter` matches (the `$` rule applies). */
   match(filter: string, nowMs: number): Message[] {
     const out: Message[] = [];
+    if (this.count === 0) return out; // most subscribes, when nothing is retained: no split, no walk
     this.walk(this.root, filter.split('/'), 0, out, nowMs);
     return out;
   }

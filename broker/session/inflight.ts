@@ -19,8 +19,14 @@ export type Resend<M> =
   | { readonly kind: 'publish'; readonly packetId: number; readonly message: M; readonly dup: true }
   | { readonly kind: 'pubrel'; readonly packetId: number };
 
+/**
+ * The entries of every empty window until its first insert: most sessions never have a
+ * QoS 1/2 message in flight, so they need no table of their own. Never written.
+ */
+const NONE: Map<number, never> = new Map<number, never>();
+
 export class Inflight<M> {
-  private readonly entries = new Map<number, InflightEntry<M>>();
+  private entries: Map<number, InflightEntry<M>> = NONE;
 
   /**
    * @param maxSize the client's Receive Maximum (1..65535) [MQTT-3.3.4-9]; 0 means
@@ -64,6 +70,7 @@ export class Inflight<M> {
    */
   insert(packetId: number, entry: InflightEntry<M>): boolean {
     if (this.entries.has(packetId) || this.isFull()) return false;
+    if (this.entries === NONE) this.entries = new Map();
     this.entries.set(packetId, entry);
     return true;
   }

@@ -14,7 +14,7 @@ import { RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.j
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, unsubscribe } from '../routing/broker.js';
 import { willChanged } from '../cm/cm.js';
-import { armKeepalive, armTimer, cancelTimer, type Attach, type State } from './session-state.js';
+import { armKeepalive, armTimer, cancelTimer, ensureRetry, type Attach, type State } from './session-state.js';
 import { pendingOf } from './takeover.js';
 
 const log = logger('broker:session');
@@ -38,7 +38,6 @@ export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ct
   write(s, connack(a.info, sessionPresent, s.ctx.cfg));
   s.keepalive = new Keepalive(a.info.keepaliveS, now, 0);
   armKeepalive(s, s.keepalive.start(now), self);
-  armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
   if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
   // What followed the CONNECT is handled as any later data, in order, each step awaited.
   for (const chunk of a.rest) if (chunk.length > 0) self.send(me, ['$data', t, chunk]);
@@ -81,10 +80,12 @@ function runAsync(s: State, actions: readonly Action[], self: Ctx): void | Promi
     }
     if (!runOne(s, a, self)) return;
   }
+  ensureRetry(s, self);
 }
 
 export function run(s: State, actions: readonly Action[], self: Ctx): void {
   for (const a of actions) if (!runOne(s, a, self)) return;
+  ensureRetry(s, self);
 }
 
 /** One synchronous action; false when the connection is gone and the rest must be dropped. */

@@ -15,7 +15,7 @@ import { DISPATCHER } from '../routing/dispatcher.js';
 import type { Transport } from '../connection/transport.js';
 import { Session, type Pending, type SessionSnapshot, type SubOpts } from './session.js';
 import { attachConnection, close, deliver, disconnected, dropConnection, onData, publishWill, run, write } from './session-connection.js';
-import { armKeepalive, armTimer, cancelTimer, TAKEOVER_TIMEOUT_MS, type Attach, type State, type TimerKind } from './session-state.js';
+import { armKeepalive, armTimer, cancelTimer, ensureRetry, TAKEOVER_TIMEOUT_MS, type Attach, type State, type TimerKind } from './session-state.js';
 import { mergePendings, resubscribeRequests } from './takeover.js';
 
 const log = logger('broker:session');
@@ -130,7 +130,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
             inflight: s.session.inflightSize,
             mqueue: s.session.mqueue.len,
             dropped: s.session.mqueue.dropped,
-            awaitingRel: s.session.awaitingRel.size,
+            awaitingRel: s.session.awaitingRelSize,
             socketBacklog: s.transport?.backlog ?? 0,
           },
           s,
@@ -296,7 +296,7 @@ function onTimer(s: State, kind: TimerKind, self: Ctx): void | Promise<unknown> 
       // v5 resends only on reconnect [MQTT-4.4.0-1]; 3.1.1 allows a retry (EMQX retry_interval).
       if (s.info.protocolVersion !== 5) run(s, s.channel.work(s.session.retry(now, s.ctx.cfg.mqtt.retry_interval_ms), now), self);
       s.session.expireAwaitingRel(now, s.ctx.cfg.mqtt.await_rel_timeout_ms);
-      armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
+      ensureRetry(s, self);
       return;
     case 'will':
       publishWill(s, self);

@@ -58,6 +58,15 @@ export function armKeepalive(s: State, r: ReturnType<Keepalive['check']>, self: 
   if (r.status === 'ok') armTimer(s, 'keepalive', r.nextCheckInMs, self);
 }
 
+/**
+ * Arm the retry timer when something waits for the client's ack and it is not armed
+ * (EMQX arms its retry timer only with messages in flight): an idle or QoS 0 client
+ * has no timer of its own but the keepalive. Called after every step that may send.
+ */
+export function ensureRetry(s: State, self: Ctx): void {
+  if (s.channel !== undefined && s.session.awaitsAck && !s.timers.has('retry')) armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
+}
+
 export function armTimer(s: State, kind: TimerKind, ms: number, self: Ctx): void {
   cancelTimer(s, kind, self);
   s.timers.set(kind, self.sendAfter(self.self, ['$timer', kind], ms));

@@ -70,6 +70,9 @@ export interface SessionLimits {
   readonly maxAwaitingRel: number;
 }
 
+/** The awaiting-PUBREL table of every session that has had no incoming QoS 2 yet (never written). */
+const NO_IDS: Map<number, never> = new Map<number, never>();
+
 /** What `deliver` answers when there is nothing to do (shared: callers only read it). */
 const NOTHING: { readonly work?: Work; readonly dropped?: Message } = {};
 
@@ -78,8 +81,8 @@ export class Session {
   readonly subscriptions = new Map<string, SubOpts>();
   private inflight: Inflight<Pending>;
   readonly mqueue: MQueue<Pending>;
-  /** Incoming QoS 2 packet ids with the time their PUBLISH arrived. */
-  readonly awaitingRel = new Map<number, number>();
+  /** Incoming QoS 2 packet ids with the time their PUBLISH arrived (NO_IDS until the first). */
+  private awaitingRel: Map<number, number> = NO_IDS;
   private ids = new PacketIds();
 
   constructor(
@@ -97,6 +100,16 @@ export class Session {
 
   get inflightSize(): number {
     return this.inflight.size;
+  }
+
+  /** Incoming QoS 2 packet ids awaiting PUBREL. */
+  get awaitingRelSize(): number {
+    return this.awaitingRel.size;
+  }
+
+  /** Something waits for the client's ack (outgoing in flight, or incoming QoS 2 awaiting PUBREL): the retry timer has work. */
+  get awaitsAck(): boolean {
+    return this.inflight.size > 0 || this.awaitingRel.size > 0;
   }
 
   // --- outgoing -------------------------------------------------------------------
@@ -194,6 +207,7 @@ export class Session {
   incomingQos2(packetId: number, nowMs: number): 'new' | 'dup' | 'full' {
     if (this.awaitingRel.has(packetId)) return 'dup';
     if (this.limits.maxAwaitingRel > 0 && this.awaitingRel.size >= this.limits.maxAwaitingRel) return 'full';
+    if (this.awaitingRel === NO_IDS) this.awaitingRel = new Map();
     this.awaitingRel.set(packetId, nowMs);
     return 'new';
   }
@@ -241,7 +255,7 @@ export class Session {
       this.mqueue.push(p);
       seen.add(p.msg.id);
     }
-    for (const [id, at] of snap.awaitingRel) this.awaitingRel.set(id, at);
+    if (snap.awaitingRel.length > 0) this.awaitingRel = new Map(snap.awaitingRel);
     this.ids = new PacketIds(snap.lastPacketId);
     return seen;
   }

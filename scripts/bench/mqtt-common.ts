@@ -104,19 +104,19 @@ export function measureBroker(): Promise<number> {
 /** What the load process tells its parent. */
 export type LoadMsg = { readonly t: 'measure' } | { readonly t: 'result'; readonly figures: LoadFigure[] };
 
-/** CPU seconds (user + system) that process `pid` has used (Linux /proc). */
-function cpuSecondsOf(pid: number): number {
+/** CPU seconds in user space and in the kernel that process `pid` has used (Linux /proc). */
+function cpuSecondsOf(pid: number): { user: number; system: number } {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 /**
  * How busy the broker and this load process were between `start()` and `stop()`, in
  * cores (1 = one core saturated): tells whether a figure is the broker's limit or ours.
  */
-export function cpuMeter(brokerPid: number): { stop(): { broker_cpu: number; load_cpu: number } } {
+export function cpuMeter(brokerPid: number): { stop(): { broker_cpu: number; broker_sys: number; load_cpu: number } } {
   const t0 = performance.now();
   const b0 = cpuSecondsOf(brokerPid);
   const l0 = process.cpuUsage();
@@ -125,7 +125,9 @@ export function cpuMeter(brokerPid: number): { stop(): { broker_cpu: number; loa
       const s = (performance.now() - t0) / 1000;
       const l = process.cpuUsage(l0);
       const r = (x: number): number => Math.round(x * 100) / 100;
-      return { broker_cpu: r((cpuSecondsOf(brokerPid) - b0) / s), load_cpu: r((l.user + l.system) / 1e6 / s) };
+      const b = cpuSecondsOf(brokerPid);
+      // broker_sys: the part of broker_cpu spent in the kernel (socket calls, loopback TCP).
+      return { broker_cpu: r((b.user + b.system - b0.user - b0.system) / s), broker_sys: r((b.system - b0.system) / s), load_cpu: r((l.user + l.system) / 1e6 / s) };
     },
   };
 }

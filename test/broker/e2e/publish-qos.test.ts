@@ -206,3 +206,37 @@ test('[MQTT-3.3.1-2] publish: DUP set on a QoS 0 PUBLISH closes the connection (
     await client.expectClosed();
   }
 });
+
+test('[EMQX retry_interval] publish: a 3.1.1 client that does not acknowledge a QoS 1 PUBLISH gets it again with DUP, until it does', async (t) => {
+  const b = await testBroker(t, { mqtt: { retry_interval_ms: 150 } });
+  const sub = (await rawConnected(t, b, { connect: { clientId: 'retry-sub' } })).client;
+  const pub = (await rawConnected(t, b)).client;
+  await sub.subscribe('retry/t', 1);
+  await pub.publish('retry/t', 'again', { qos: 1 });
+  const first = await sub.nextPacket('publish');
+  t.false(first.dup);
+  // The retry timer is armed by the message in flight (an idle session has none).
+  const second = await sub.nextPacket('publish');
+  t.deepEqual([second.payload.toString(), second.messageId, second.dup], ['again', first.messageId, true]);
+  await sub.ackPublish(second);
+  await roundTrip(sub);
+  t.like(await sessionInfo(b, 'retry-sub'), { inflight: 0 });
+  // A later message in flight arms it again.
+  await pub.publish('retry/t', 'later', { qos: 1 });
+  const third = await sub.nextPacket('publish');
+  const fourth = await sub.nextPacket('publish');
+  t.deepEqual([fourth.payload.toString(), fourth.messageId, fourth.dup], ['later', third.messageId, true]);
+  await sub.ackPublish(fourth);
+});
+
+test('[EMQX await_rel_timeout] publish: an incoming QoS 2 id never released is forgotten after await_rel_timeout', async (t) => {
+  const b = await testBroker(t, { mqtt: { retry_interval_ms: 100, await_rel_timeout_ms: 100 } });
+  const pub = (await rawConnected(t, b, { connect: { clientId: 'rel-pub' } })).client;
+  await pub.send({ cmd: 'publish', topic: 'rel/t', payload: 'x', qos: 2, messageId: 7, retain: false, dup: false });
+  t.is((await pub.nextPacket('pubrec')).messageId, 7);
+  t.is((await sessionInfo(b, 'rel-pub')).awaitingRel, 1);
+  // Bounded wait on the session's own state: the retry timer armed by the id expires it.
+  const deadline = Date.now() + 5_000;
+  while ((await sessionInfo(b, 'rel-pub')).awaitingRel !== 0 && Date.now() < deadline) await roundTrip(pub);
+  t.is((await sessionInfo(b, 'rel-pub')).awaitingRel, 0);
+});
