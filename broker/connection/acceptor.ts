@@ -76,7 +76,8 @@ export function accept(ctx: BrokerContext, waits: ConnectWaits, spawner: Ctx, tr
     // From here until the session actor owns the socket (the lock may take a while),
     // bytes are held aside in order (the transport is paused: only what was read already).
     const rest: Buffer[] = [end.rest];
-    transport.onData((c) => rest.push(c));
+    // A close meanwhile is for the session to see: it is told when it takes the transport.
+    transport.receive({ data: (_t, c) => rest.push(c), closed: () => undefined, drain: () => undefined });
     const version = connect.protocolVersion ?? 4;
     const v = checkConnect(connect, ctx.cfg, transport.peerhost, Date.now(), () => `beamq-${randomBytes(8).toString('hex')}`);
     if (!v.ok) return refuse(ctx, transport, version, v.reasonCode, v.why, connect.clientId);

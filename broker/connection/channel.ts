@@ -225,7 +225,7 @@ export class Channel {
 
   /** The broker took the subscriptions: SUBACK with one code per item [MQTT-3.8.4-6]. */
   subscribed(packetId: number, items: readonly SubscribeItem[], results: readonly number[]): Action[] {
-    for (const [i, it] of items.entries()) if (results[i]! < 0x80) this.session.subscriptions.set(it.raw, it.opts);
+    for (const [i, it] of items.entries()) if (results[i]! < 0x80) this.session.subscribe(it.raw, it.opts);
     const granted = results.map((rc) => (this.v5 ? rc : subackCompat(rc)));
     return [{ t: 'send', packet: { cmd: 'suback', messageId: packetId, granted } }];
   }
@@ -237,7 +237,7 @@ export class Channel {
 
   unsubscribed(packetId: number, filters: readonly string[]): Action[] {
     const codes = filters.map((f) =>
-      parseFilter(f).type === 'invalid' ? RC_TOPIC_FILTER_INVALID : this.session.subscriptions.delete(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED,
+      parseFilter(f).type === 'invalid' ? RC_TOPIC_FILTER_INVALID : this.session.unsubscribe(f) ? RC_SUCCESS : RC_NO_SUBSCRIPTION_EXISTED,
     );
     // 3.1.1's UNSUBACK has no payload [MQTT-3.11.3]; v5 gives a code per filter.
     return [{ t: 'send', packet: { cmd: 'unsuback', messageId: packetId, granted: this.v5 ? codes : [] } }];

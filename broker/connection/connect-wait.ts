@@ -44,14 +44,17 @@ export class ConnectWaits {
     };
     this.waiting.add(w);
     this.arm();
-    t.onData((c) => {
-      buf = buf === undefined ? c : Buffer.concat([buf, c]);
-      const n = split(buf);
-      if (n === 'more') return;
-      if (n < 0) w.done({ t: 'connect', bytes: buf, rest: Buffer.alloc(0) });
-      else w.done({ t: 'connect', bytes: buf.subarray(0, n), rest: buf.subarray(n) });
+    t.receive({
+      data: (_t, c) => {
+        buf = buf === undefined ? c : Buffer.concat([buf, c]);
+        const n = split(buf);
+        if (n === 'more') return;
+        if (n < 0) w.done({ t: 'connect', bytes: buf, rest: Buffer.alloc(0) });
+        else w.done({ t: 'connect', bytes: buf.subarray(0, n), rest: buf.subarray(n) });
+      },
+      closed: () => w.done({ t: 'closed' }),
+      drain: () => undefined,
     });
-    t.onClose(() => w.done({ t: 'closed' }));
   }
 
   /** Stop every wait (the listeners are closing): each is told 'closed'. */

@@ -20,12 +20,32 @@ export interface Transport {
   destroy(): void;
   pause(): void;
   resume(): void;
-  /** Replace the handlers (ownership moves from the acceptor to the session actor). */
-  onData(fn: (chunk: Buffer) => void): void;
-  onClose(fn: () => void): void;
-  onDrain(fn: () => void): void;
+  /**
+   * Hand the transport to a new receiver (ownership moves from the connect wait to the
+   * acceptor to the session actor): from now on its data, close and drain go there. A
+   * receiver set after the close is told at once.
+   */
+  receive(r: Receiver): void;
   readonly closed: boolean;
 }
+
+/**
+ * Who gets a transport's events. One object rather than three callbacks: a session
+ * keeps its receiver for as long as its client stays connected, and three closures
+ * with their context cost four times what one small object does.
+ */
+export interface Receiver {
+  data(t: Transport, chunk: Buffer): void;
+  closed(t: Transport): void;
+  drain(t: Transport): void;
+}
+
+/** A receiver that drops everything (until the first real one). */
+const NOBODY: Receiver = { data: () => undefined, closed: () => undefined, drain: () => undefined };
+
+/** The transport of a socket: the socket's listeners are shared functions, not closures per socket. */
+const OWNER = Symbol('beamq.transport');
+type OwnedSocket = net.Socket & { [OWNER]: TcpTransport };
 
 const noop = (): void => undefined;
 
@@ -40,13 +60,23 @@ const flushAll = (): void => {
   for (const t of ts) t.flush();
 };
 
+// Listeners of every socket (`this` is the socket), so a connection costs no closures.
+function onSocketData(this: OwnedSocket, c: Buffer): void {
+  this[OWNER].socketData(c);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[OWNER].socketClosed();
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[OWNER].socketDrained();
+}
+
 export class TcpTransport implements Transport {
   readonly kind = 'tcp';
   readonly peer: string;
   readonly peerhost: string;
-  private dataFn: ((c: Buffer) => void) | undefined;
-  private closeFn: () => void = noop;
-  private drainFn: () => void = noop;
+  private receiver = NOBODY;
+  private reading = false;
   /** What this turn wrote, not yet given to the socket. */
   private out: Buffer[] | undefined;
   private outBytes = 0;
@@ -57,14 +87,26 @@ export class TcpTransport implements Transport {
     // Read now: once the socket is closed, remotePort is gone, and `peer` is logged then too.
     this.peer = `${this.peerhost}:${socket.remotePort ?? 0}`;
     socket.setNoDelay(true);
+    (socket as OwnedSocket)[OWNER] = this;
     // No 'data' listener yet: the socket does not read until its first owner is ready
     // (the acceptor's first turn can come after the client's CONNECT has arrived).
-    socket.on('drain', () => this.drainFn());
+    socket.on('drain', onSocketDrain);
     socket.on('error', noop); // 'close' follows
-    socket.on('close', () => {
-      this.closed = true;
-      this.closeFn();
-    });
+    socket.on('close', onSocketClose);
+  }
+
+  /** The socket's events, from the shared listeners below (not part of Transport). */
+  socketData(c: Buffer): void {
+    this.receiver.data(this, c);
+  }
+
+  socketClosed(): void {
+    this.closed = true;
+    this.receiver.closed(this);
+  }
+
+  socketDrained(): void {
+    this.receiver.drain(this);
   }
 
   write(b: Buffer): void {
@@ -121,18 +163,13 @@ export class TcpTransport implements Transport {
     this.socket.resume();
   }
 
-  onData(fn: (chunk: Buffer) => void): void {
-    if (this.dataFn === undefined) this.socket.on('data', (c: Buffer) => this.dataFn!(c));
-    this.dataFn = fn;
-  }
-
-  onClose(fn: () => void): void {
-    this.closeFn = fn;
-    if (this.closed) fn();
-  }
-
-  onDrain(fn: () => void): void {
-    this.drainFn = fn;
+  receive(r: Receiver): void {
+    this.receiver = r;
+    if (!this.reading) {
+      this.reading = true;
+      this.socket.on('data', onSocketData);
+    }
+    if (this.closed) r.closed(this);
   }
 }
 
@@ -142,11 +179,9 @@ const WS_HIGH_WATER = 16 * 1024;
 export class WsTransport implements Transport {
   readonly kind = 'ws';
   private needDrain = false;
-  private dataFn: ((c: Buffer) => void) | undefined;
+  private receiver: Receiver | undefined;
   /** Messages that came before the first owner was ready (see TcpTransport). */
   private early: Buffer[] = [];
-  private closeFn: () => void = noop;
-  private drainFn: () => void = noop;
   closed = false;
 
   constructor(
@@ -159,13 +194,13 @@ export class WsTransport implements Transport {
       // [MQTT-6.0.0-1]: MQTT travels in binary frames only; anything else closes the connection.
       if (!isBinary) return ws.terminate();
       const b = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-      if (this.dataFn === undefined) this.early.push(b);
-      else this.dataFn(b);
+      if (this.receiver === undefined) this.early.push(b);
+      else this.receiver.data(this, b);
     });
     ws.on('error', noop);
     ws.on('close', () => {
       this.closed = true;
-      this.closeFn();
+      this.receiver?.closed(this);
     });
   }
 
@@ -177,7 +212,7 @@ export class WsTransport implements Transport {
       // ws reports success as null, not undefined.
       if (this.needDrain && (err === undefined || err === null) && this.ws.bufferedAmount === 0) {
         this.needDrain = false;
-        this.drainFn();
+        this.receiver?.drain(this);
       }
     });
   }
@@ -202,19 +237,11 @@ export class WsTransport implements Transport {
     this.ws.resume();
   }
 
-  onData(fn: (chunk: Buffer) => void): void {
-    this.dataFn = fn;
+  receive(r: Receiver): void {
+    this.receiver = r;
     const early = this.early;
     this.early = [];
-    for (const b of early) fn(b);
-  }
-
-  onClose(fn: () => void): void {
-    this.closeFn = fn;
-    if (this.closed) fn();
-  }
-
-  onDrain(fn: () => void): void {
-    this.drainFn = fn;
+    for (const b of early) r.data(this, b);
+    if (this.closed) r.closed(this);
   }
 }

@@ -4,10 +4,11 @@
  * Functions over the actor's State, called from session-server.ts.
  */
 import { generate, type Packet } from 'mqtt-packet';
-import { logger, type Ctx } from '../../runtime/index.js';
+import { logger, type Ctx, type Pid } from '../../runtime/index.js';
 import { Channel, type Action, type SubscribeItem } from '../connection/channel.js';
 import { connack, type ClientInfo } from '../connection/connect.js';
 import { Inbound } from '../connection/inbound.js';
+import type { Receiver, Transport } from '../connection/transport.js';
 import { Keepalive } from '../connection/keepalive.js';
 import { encodeFast } from '../mqtt/publish-codec.js';
 import { RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.js';
@@ -18,6 +19,26 @@ import { armKeepalive, armTimer, cancelTimer, ensureRetry, type Attach, type Sta
 import { pendingOf } from './takeover.js';
 
 const log = logger('broker:session');
+
+/** Turns a transport's events into the session actor's messages (as an Erlang socket's active mode). */
+class SessionReceiver implements Receiver {
+  constructor(
+    private readonly self: Ctx,
+    private readonly me: Pid,
+  ) {}
+
+  data(t: Transport, chunk: Buffer): void {
+    this.self.send(this.me, ['$data', t, chunk]);
+  }
+
+  closed(t: Transport): void {
+    this.self.send(this.me, ['$closed', t]);
+  }
+
+  drain(): void {
+    this.self.send(this.me, ['$drain']);
+  }
+}
 
 export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ctx): void {
   const now = Date.now();
@@ -32,9 +53,7 @@ export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ct
   s.inbound = new Inbound(a.info.protocolVersion, s.ctx.cfg.mqtt.max_packet_size);
   const t = a.transport;
   const me = self.self;
-  t.onData((chunk) => self.send(me, ['$data', t, chunk]));
-  t.onClose(() => self.send(me, ['$closed', t]));
-  t.onDrain(() => self.send(me, ['$drain']));
+  t.receive(new SessionReceiver(self, me));
   write(s, connack(a.info, sessionPresent, s.ctx.cfg));
   s.keepalive = new Keepalive(a.info.keepaliveS, now, 0);
   armKeepalive(s, s.keepalive.start(now), self);

@@ -13,9 +13,9 @@ import type { DeliverMsg } from '../routing/dispatch.js';
 import { subscribe } from '../routing/broker.js';
 import { DISPATCHER } from '../routing/dispatcher.js';
 import type { Transport } from '../connection/transport.js';
-import { Session, type Pending, type SessionSnapshot, type SubOpts } from './session.js';
+import { Session, type Pending, type SessionLimits, type SessionSnapshot, type SubOpts } from './session.js';
 import { attachConnection, close, deliver, disconnected, dropConnection, onData, publishWill, run, write } from './session-connection.js';
-import { armKeepalive, armTimer, cancelTimer, ensureRetry, TAKEOVER_TIMEOUT_MS, type Attach, type State, type TimerKind } from './session-state.js';
+import { armKeepalive, armTimer, cancelTimer, ensureRetry, SessionTimers, TAKEOVER_TIMEOUT_MS, type Attach, type State, type TimerKind } from './session-state.js';
 import { mergePendings, resubscribeRequests } from './takeover.js';
 
 const log = logger('broker:session');
@@ -69,15 +69,21 @@ export interface SessionProtocol {
     | readonly ['$timer', TimerKind];
 }
 
+/** One limits record per configuration, shared by its sessions (they only read it). */
+const limitsByConfig = new WeakMap<BrokerContext['cfg']['mqtt'], SessionLimits>();
+
+function limitsOf(m: BrokerContext['cfg']['mqtt']): SessionLimits {
+  let l = limitsByConfig.get(m);
+  if (l === undefined) {
+    l = { maxInflight: m.max_inflight, maxMqueueLen: m.max_mqueue_len, storeQos0: m.mqueue_store_qos0, maxAwaitingRel: m.max_awaiting_rel };
+    limitsByConfig.set(m, l);
+  }
+  return l;
+}
+
 export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, Attach]> = {
   init([ctx, attach], self) {
-    const m = ctx.cfg.mqtt;
-    const session = new Session(attach.info.clientId, {
-      maxInflight: m.max_inflight,
-      maxMqueueLen: m.max_mqueue_len,
-      storeQos0: m.mqueue_store_qos0,
-      maxAwaitingRel: m.max_awaiting_rel,
-    });
+    const session = new Session(attach.info.clientId, limitsOf(ctx.cfg.mqtt));
     const s: State = {
       ctx,
       session,
@@ -87,7 +93,7 @@ export const sessionServer: GenServer<SessionProtocol, State, [BrokerContext, At
       inbound: undefined,
       keepalive: undefined,
       will: undefined,
-      timers: new Map(),
+      timers: new SessionTimers(),
       handoff: undefined,
       adopting: undefined,
     };
@@ -278,7 +284,7 @@ function step(r: void | Promise<unknown>, s: State): ReturnType<typeof genServer
 // --- timers ----------------------------------------------------------------------------
 
 function onTimer(s: State, kind: TimerKind, self: Ctx): void | Promise<unknown> {
-  s.timers.delete(kind);
+  s.timers[kind] = undefined;
   const now = Date.now();
   switch (kind) {
     case 'keepalive': {

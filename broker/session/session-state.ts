@@ -27,6 +27,19 @@ export const TAKEOVER_TIMEOUT_MS = 15_000;
 
 export type TimerKind = 'keepalive' | 'retry' | 'expire' | 'will' | 'handover';
 
+/**
+ * The session's armed timers, one slot per kind. A fixed record rather than a Map: the
+ * kinds are a closed set, and an idle client's session keeps this for hours (a Map is
+ * about 200 bytes even with one entry; this is 56).
+ */
+export class SessionTimers {
+  keepalive: Ref | undefined = undefined;
+  retry: Ref | undefined = undefined;
+  expire: Ref | undefined = undefined;
+  will: Ref | undefined = undefined;
+  handover: Ref | undefined = undefined;
+}
+
 /*
  * State
  *   ctx        the node's broker context
@@ -49,7 +62,7 @@ export interface State {
   inbound: Inbound | undefined;
   keepalive: Keepalive | undefined;
   will: ClientInfo['will'];
-  readonly timers: Map<string, Ref>;
+  readonly timers: SessionTimers;
   handoff: Pending[] | undefined;
   adopting: { readonly attach: Attach; readonly held: Pending[]; seen: Set<string> } | undefined;
 }
@@ -64,18 +77,18 @@ export function armKeepalive(s: State, r: ReturnType<Keepalive['check']>, self: 
  * has no timer of its own but the keepalive. Called after every step that may send.
  */
 export function ensureRetry(s: State, self: Ctx): void {
-  if (s.channel !== undefined && s.session.awaitsAck && !s.timers.has('retry')) armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
+  if (s.channel !== undefined && s.session.awaitsAck && s.timers.retry === undefined) armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
 }
 
 export function armTimer(s: State, kind: TimerKind, ms: number, self: Ctx): void {
   cancelTimer(s, kind, self);
-  s.timers.set(kind, self.sendAfter(self.self, ['$timer', kind], ms));
+  s.timers[kind] = self.sendAfter(self.self, ['$timer', kind], ms);
 }
 
-export function cancelTimer(s: State, kind: string, self: Ctx): void {
-  const t = s.timers.get(kind);
+export function cancelTimer(s: State, kind: TimerKind, self: Ctx): void {
+  const t = s.timers[kind];
   if (t !== undefined) {
     self.cancelTimer(t);
-    s.timers.delete(kind);
+    s.timers[kind] = undefined;
   }
 }

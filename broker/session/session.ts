@@ -72,13 +72,18 @@ export interface SessionLimits {
 
 /** The awaiting-PUBREL table of every session that has had no incoming QoS 2 yet (never written). */
 const NO_IDS: Map<number, never> = new Map<number, never>();
+/** The subscriptions of every session that has none yet (never written: see subscribe). */
+const NO_SUBS: Map<string, never> = new Map<string, never>();
 
 /** What `deliver` answers when there is nothing to do (shared: callers only read it). */
 const NOTHING: { readonly work?: Work; readonly dropped?: Message } = {};
 
 export class Session {
-  /** Raw filter (as subscribed, `$share/g/f` included) → options. */
-  readonly subscriptions = new Map<string, SubOpts>();
+  /**
+   * Raw filter (as subscribed, `$share/g/f` included) → options. NO_SUBS until the
+   * first subscription: many clients never subscribe, and an empty Map is ~200 bytes.
+   */
+  private subs: Map<string, SubOpts> = NO_SUBS;
   private inflight: Inflight<Pending>;
   readonly mqueue: MQueue<Pending>;
   /** Incoming QoS 2 packet ids with the time their PUBLISH arrived (NO_IDS until the first). */
@@ -103,6 +108,21 @@ export class Session {
   }
 
   /** Incoming QoS 2 packet ids awaiting PUBREL. */
+  /** Raw filter → options, for reading; change it with subscribe/unsubscribe. */
+  get subscriptions(): ReadonlyMap<string, SubOpts> {
+    return this.subs;
+  }
+
+  subscribe(raw: string, opts: SubOpts): void {
+    if (this.subs === NO_SUBS) this.subs = new Map();
+    this.subs.set(raw, opts);
+  }
+
+  /** False when there was no such subscription. */
+  unsubscribe(raw: string): boolean {
+    return this.subs.delete(raw);
+  }
+
   get awaitingRelSize(): number {
     return this.awaitingRel.size;
   }
@@ -243,7 +263,7 @@ export class Session {
   /** Take over a session moved from another node; returns the ids of the messages it owes. */
   restore(snap: SessionSnapshot): Set<string> {
     const seen = new Set<string>();
-    for (const [raw, opts] of snap.subscriptions) this.subscriptions.set(raw, opts);
+    for (const [raw, opts] of snap.subscriptions) this.subscribe(raw, opts);
     // The window may be smaller here; inflight entries keep their ids (they are resent
     // with DUP), so lift the cap until they are acknowledged.
     this.inflight = new Inflight<Pending>(Math.max(this.limits.maxInflight, snap.inflight.length));

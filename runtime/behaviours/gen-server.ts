@@ -93,6 +93,11 @@ interface Starter {
 
 class GenServerDriver<S> implements Driver {
   state!: S;
+  /**
+   * The message being handled, for a crash report (OTP's "last message in"). Cleared
+   * once it is handled: an idle server must not keep its last message (a socket's
+   * data, say) alive for as long as it waits.
+   */
   lastMsg: unknown = undefined;
   /** Present until init answered: the caller of start/startLink waits on it (none for spawnLink). */
   starter: Starter | undefined;
@@ -102,7 +107,7 @@ class GenServerDriver<S> implements Driver {
 
   constructor(
     private readonly cb: GenServer<Protocol, S, unknown>,
-    private readonly args: unknown,
+    private args: unknown,
     readonly parent: Pid | undefined,
     readonly label: string,
     starter: Starter | undefined,
@@ -112,6 +117,7 @@ class GenServerDriver<S> implements Driver {
 
   start(p: Proc): void | PromiseLike<unknown> {
     const r = this.cb.init(this.args, p);
+    this.args = undefined; // init has them; the server should not keep them alive
     if (isPromise(r)) return r.then((res) => this.afterInit(p, res));
     this.afterInit(p, r);
   }
@@ -173,10 +179,12 @@ class GenServerDriver<S> implements Driver {
     switch (step.t) {
       case 'reply':
         this.state = step.state;
+        this.lastMsg = undefined;
         if (from !== undefined) rawReply(p.core, from, step.reply);
         return;
       case 'noreply':
         this.state = step.state;
+        this.lastMsg = undefined;
         return;
       case 'stop':
         this.state = step.state;

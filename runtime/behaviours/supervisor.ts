@@ -61,10 +61,13 @@ interface SupProtocol {
  *   restarts  timestamps (ms) of recent restarts, for the intensity check
  * Invariant: a child is in byPid iff its `pid` is set.
  */
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
 interface ChildRec {
   readonly key: string;
   readonly spec: ChildSpec;
-  readonly args: readonly unknown[];
+  /** Extra start arguments of a simple_one_for_one child; dropped once a temporary one runs (never restarted). */
+  args: readonly unknown[];
   pid: Pid | undefined;
 }
 
@@ -156,7 +159,12 @@ const supervisorServer: gen.GenServer<SupProtocol, State, { spec: SupervisorSpec
 };
 
 function startedSofo(s: State, rec: ChildRec, r: Result<Pid>): gen.Step<State, Result<Pid>> {
-  if (r[0] === 'ok') s.children.set(rec.key, rec);
+  if (r[0] === 'ok') {
+    // As OTP: a temporary child is never restarted, so its start arguments are not
+    // kept (they can hold a whole connection's worth of state, per child).
+    if (rec.spec.restart === 'temporary') rec.args = NO_ARGS;
+    s.children.set(rec.key, rec);
+  }
   return gen.reply(r, s);
 }
 

@@ -12,6 +12,7 @@ import type { MonitorRec, Watcher } from '../process/shared.js';
 import { addRemoteLink, attach, monitorKey, receiveExitSignal, removeRemoteLink } from '../process/signals.js';
 import { CTRL, type Control } from './etf-dist.js';
 import { handleSpawnRequest, SpawnRequests } from './remote-spawn.js';
+import { SmallMap } from '../process/small-map.js';
 
 /** Where control messages for a node go: its connection, or a queue while it is being set up. */
 export interface Outbound {
@@ -228,7 +229,7 @@ export class DistRemote implements RemoteOps {
   linkEstablished(local: Pid, remote: Pid): void {
     const p = this.core.lookup(local);
     if (p === undefined) return;
-    (p.links ??= new Map()).set(remote.key, remote);
+    (p.links ??= new SmallMap()).set(remote.key, remote);
     this.index(this.links, remote.node).set(`${local.key}|${remote.key}`, { local, remote });
   }
 

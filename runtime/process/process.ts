@@ -10,6 +10,7 @@ import type { Dest, Reason } from '../types.js';
 import { Mailbox } from './mailbox.js';
 import type { NodeCore, SpawnTarget, SpawnOptions } from './node-core.js';
 import { DEAD, RUNNABLE, WAITING, type MonitorRec, type Status, type Watcher } from './shared.js';
+import { SmallMap } from './small-map.js';
 import * as signals from './signals.js';
 import { call, cast, DEFAULT_CALL_TIMEOUT_MS, type CallTarget } from './call.js';
 import { receive, type Matcher, type ReceiveWait, type Self, type Timeout } from './receive.js';
@@ -72,12 +73,12 @@ export class Proc implements Self, Watcher {
   started = false;
   readonly mailbox = new Mailbox();
   trap = false;
-  /** Linked pids by `pid.key`. Created on first link. */
-  links: Map<string, Pid> | undefined = undefined;
+  /** Linked pids by `pid.key`. Created on first link; small maps, as most processes have one or two. */
+  links: SmallMap<string, Pid> | undefined = undefined;
   /** Monitors this process holds, by ref id. */
-  monitors: Map<number, MonitorRec> | undefined = undefined;
+  monitors: SmallMap<number, MonitorRec> | undefined = undefined;
   /** Monitors others hold on this process, by ref id (local refs) or ref key. */
-  monitoredBy: Map<number | string, MonitorRec> | undefined = undefined;
+  monitoredBy: SmallMap<number | string, MonitorRec> | undefined = undefined;
   name: Atom | undefined = undefined;
   /** Pending selective receive of an async process. */
   waiter: ReceiveWait | undefined = undefined;
@@ -106,7 +107,7 @@ export class Proc implements Self, Watcher {
   }
 
   held(rec: MonitorRec): void {
-    (this.monitors ??= new Map()).set(rec.ref.id, rec);
+    (this.monitors ??= new SmallMap()).set(rec.ref.id, rec);
   }
 
   released(ref: Ref): void {

@@ -10,6 +10,7 @@ import type { Reason } from '../types.js';
 import type { NodeCore } from './node-core.js';
 import type { Proc } from './process.js';
 import { DEAD, type MonitorRec, type Watcher } from './shared.js';
+import { SmallMap } from './small-map.js';
 
 // ---------------------------------------------------------------------------
 // Links
@@ -19,7 +20,7 @@ export function link(core: NodeCore, p: Proc, to: Pid): void {
   const key = to.key;
   if (p.links?.has(key) === true) return;
   if (!core.isLocal(to)) {
-    (p.links ??= new Map()).set(key, to);
+    (p.links ??= new SmallMap()).set(key, to);
     core.remote.link(p.pid, to);
     return;
   }
@@ -30,8 +31,8 @@ export function link(core: NodeCore, p: Proc, to: Pid): void {
     receiveExitSignal(core, p, to, 'noproc', false);
     return;
   }
-  (p.links ??= new Map()).set(key, to);
-  (q.links ??= new Map()).set(p.pid.key, p.pid);
+  (p.links ??= new SmallMap()).set(key, to);
+  (q.links ??= new SmallMap()).set(p.pid.key, p.pid);
 }
 
 export function unlink(core: NodeCore, p: Proc, to: Pid): void {
@@ -47,7 +48,7 @@ export function unlink(core: NodeCore, p: Proc, to: Pid): void {
 export function addRemoteLink(core: NodeCore, local: Pid, remote: Pid): boolean {
   const p = core.lookup(local);
   if (p === undefined) return false;
-  (p.links ??= new Map()).set(remote.key, remote);
+  (p.links ??= new SmallMap()).set(remote.key, remote);
   return true;
 }
 
@@ -187,7 +188,7 @@ export function addMonitor(core: NodeCore, watcher: Watcher, target: MonitorTarg
 
 /** Record `rec` on its (local) target and on its watcher, if the watcher is a local process. */
 export function attach(core: NodeCore, target: Proc, rec: MonitorRec): void {
-  (target.monitoredBy ??= new Map()).set(monitorKey(core, rec.ref), rec);
+  (target.monitoredBy ??= new SmallMap()).set(monitorKey(core, rec.ref), rec);
   rec.watcher.held?.(rec);
 }
 

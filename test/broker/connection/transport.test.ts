@@ -3,7 +3,7 @@ import net from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { TcpTransport } from '../../../broker/connection/transport.js';
 
-test('transport: bytes that arrive before onData are delivered to the first handler', async (t) => {
+test('transport: bytes that arrive before the first receiver are delivered to it', async (t) => {
   const accepted = new Promise<net.Socket>((resolve) => {
     const server = net.createServer(resolve);
     t.teardown(() => server.close());
@@ -16,8 +16,29 @@ test('transport: bytes that arrive before onData are delivered to the first hand
   t.teardown(() => tr.destroy());
   // Let the bytes arrive while nobody listens (the acceptor's first turn may come late).
   await new Promise((r) => setTimeout(r, 50));
-  const got = await new Promise<string>((resolve) => tr.onData((b) => resolve(b.toString())));
+  const got = await new Promise<string>((resolve) => tr.receive({ data: (_t, b) => resolve(b.toString()), closed: () => undefined, drain: () => undefined }));
   t.is(got, 'early bytes');
+});
+
+test('transport: a new receiver gets what follows, not the old one; a receiver set after the close is told at once', async (t) => {
+  const { tr, client } = await pair(t);
+  const first: string[] = [];
+  const second: string[] = [];
+  const gotFirst = new Promise<void>((resolve) =>
+    tr.receive({ data: (_t, b) => { first.push(b.toString()); resolve(); }, closed: () => first.push('closed'), drain: () => undefined }),
+  );
+  client.write('one');
+  await gotFirst;
+  const closed = new Promise<void>((resolve) =>
+    tr.receive({ data: (_t, b) => second.push(b.toString()), closed: (x) => { t.is(x, tr); second.push('closed'); resolve(); }, drain: () => undefined }),
+  );
+  client.end('two');
+  await closed;
+  t.deepEqual(first, ['one']);
+  t.deepEqual(second, ['two', 'closed']);
+  t.true(tr.closed);
+  const late = await new Promise<string>((resolve) => tr.receive({ data: () => undefined, closed: () => resolve('told'), drain: () => undefined }));
+  t.is(late, 'told');
 });
 
 async function pair(t: ExecutionContext): Promise<{ tr: TcpTransport; client: net.Socket }> {
