@@ -35,9 +35,13 @@ export class Pid {
     );
   }
 
-  /** A string unique to this pid, for Map keys. */
+  /**
+   * A string unique to this pid, for Map keys. Made by join, which gives one flat
+   * string: a template literal this long is a chain of cons strings and number strings,
+   * three times the memory, kept for as long as the pid is a key.
+   */
   get key(): string {
-    return (this.#key ??= `${this.node}|${this.creation}|${this.id}|${this.serial}`);
+    return (this.#key ??= [this.node, this.creation, this.id, this.serial].join('|'));
   }
 
   /** `<node.id.serial>`; the REPL prints local pids as Erlang does (`<0.id.serial>`). */
@@ -73,7 +77,8 @@ export class Ref {
   }
 
   get key(): string {
-    return (this.#key ??= `${this.node}|${this.creation}|${this.id}${this.ext === undefined ? '' : '|' + this.ext.join('.')}`);
+    // Flat, by join (see Pid.key).
+    return (this.#key ??= (this.ext === undefined ? [this.node, this.creation, this.id] : [this.node, this.creation, this.id, this.ext.join('.')]).join('|'));
   }
 
   /** `#Ref<node.id>` */

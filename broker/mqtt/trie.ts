@@ -8,8 +8,13 @@
 import { validateTopicFilter } from './topic.js';
 
 class TrieNode {
-  /** Word children; allocated on first use, most leaves have none. */
-  words: Map<string, TrieNode> | undefined = undefined;
+  /**
+   * The word child while there is only one (a level under a client-unique level, as
+   * `sub` in `t/<client id>/sub/#`, has one: a Map there would cost 200 bytes per client).
+   */
+  private one: TrieNode | undefined = undefined;
+  /** Word children once there are two or more. */
+  private words: Map<string, TrieNode> | undefined = undefined;
   plus: TrieNode | undefined = undefined;
   hash: TrieNode | undefined = undefined;
   /** How many times the filter ending here was inserted (0: only a prefix). */
@@ -23,7 +28,35 @@ class TrieNode {
   ) {}
 
   isEmpty(): boolean {
-    return this.refs === 0 && this.plus === undefined && this.hash === undefined && (this.words === undefined || this.words.size === 0);
+    return this.refs === 0 && this.plus === undefined && this.hash === undefined && this.one === undefined && (this.words === undefined || this.words.size === 0);
+  }
+
+  wordChild(w: string): TrieNode | undefined {
+    const o = this.one;
+    if (o !== undefined) return o.word === w ? o : undefined;
+    return this.words?.get(w);
+  }
+
+  addWord(c: TrieNode): void {
+    if (this.words !== undefined) this.words.set(c.word, c);
+    else if (this.one === undefined) this.one = c;
+    else {
+      this.words = new Map([
+        [this.one.word, this.one],
+        [c.word, c],
+      ]);
+      this.one = undefined;
+    }
+  }
+
+  removeWord(c: TrieNode): void {
+    if (this.one === c) this.one = undefined;
+    else this.words?.delete(c.word);
+  }
+
+  pushWordChildren(to: TrieNode[]): void {
+    if (this.one !== undefined) to.push(this.one);
+    else if (this.words !== undefined) for (const c of this.words.values()) to.push(c);
   }
 }
 
@@ -107,7 +140,7 @@ export class Trie {
     const words = topic.split('/');
     const root = this.root;
     if (topic.charCodeAt(0) === 0x24) {
-      const w = root.words?.get(words[0]!);
+      const w = root.wordChild(words[0]!);
       if (w !== undefined) walk(w, words, 1, out);
     } else walk(root, words, 0, out);
     return out;
@@ -120,7 +153,7 @@ export class Trie {
       if (n.refs > 0) yield n.filter;
       if (n.hash !== undefined) stack.push(n.hash);
       if (n.plus !== undefined) stack.push(n.plus);
-      if (n.words !== undefined) for (const c of n.words.values()) stack.push(c);
+      n.pushWordChildren(stack);
     }
   }
 
@@ -131,11 +164,10 @@ export class Trie {
   private child(node: TrieNode, word: string): TrieNode {
     if (word === '+') return (node.plus ??= this.newNode(node, word));
     if (word === '#') return (node.hash ??= this.newNode(node, word));
-    const words = (node.words ??= new Map<string, TrieNode>());
-    let c = words.get(word);
+    let c = node.wordChild(word);
     if (c === undefined) {
       c = this.newNode(node, word);
-      words.set(word, c);
+      node.addWord(c);
     }
     return c;
   }
@@ -152,7 +184,7 @@ export class Trie {
       const p: TrieNode = n.parent;
       if (p.plus === n) p.plus = undefined;
       else if (p.hash === n) p.hash = undefined;
-      else p.words?.delete(n.word);
+      else p.removeWord(n);
       this.nodes--;
       n = p;
     }
@@ -165,7 +197,7 @@ export class Trie {
       let end = filter.indexOf('/', start);
       if (end === -1) end = filter.length;
       const w = filter.slice(start, end);
-      node = w === '+' ? node.plus : w === '#' ? node.hash : node.words?.get(w);
+      node = w === '+' ? node.plus : w === '#' ? node.hash : node.wordChild(w);
       if (node === undefined) return undefined;
       if (end === filter.length) return node;
       start = end + 1;
@@ -191,7 +223,7 @@ function walk(start: TrieNode, words: readonly string[], i: number, out: string[
       if (node.refs > 0) out.push(node.filter);
       continue;
     }
-    const w = node.words?.get(words[d]!);
+    const w = node.wordChild(words[d]!);
     if (w !== undefined) {
       nodes.push(w);
       depths.push(d + 1);

@@ -80,9 +80,18 @@ export function ensureRetry(s: State, self: Ctx): void {
   if (s.channel !== undefined && s.session.awaitsAck && s.timers.retry === undefined) armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
 }
 
+/** The timer messages, made once: a keepalive timer is re-armed for every client, all the time. */
+const TIMER_MSG: { readonly [K in TimerKind]: readonly ['$timer', K] } = {
+  keepalive: ['$timer', 'keepalive'],
+  retry: ['$timer', 'retry'],
+  expire: ['$timer', 'expire'],
+  will: ['$timer', 'will'],
+  handover: ['$timer', 'handover'],
+};
+
 export function armTimer(s: State, kind: TimerKind, ms: number, self: Ctx): void {
   cancelTimer(s, kind, self);
-  s.timers[kind] = self.sendAfter(self.self, ['$timer', kind], ms);
+  s.timers[kind] = self.sendAfter(self.self, TIMER_MSG[kind], ms);
 }
 
 export function cancelTimer(s: State, kind: TimerKind, self: Ctx): void {

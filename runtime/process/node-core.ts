@@ -74,6 +74,14 @@ export type ExportedFn = (...args: never[]) => unknown;
 /** Pid ids stay below 2^28, as BEAM's; the serial counts wraps. */
 const MAX_PID_ID = 2 ** 28;
 
+/** What a sendAfter timer sends, and where (one record, not a closure with its context). */
+interface SendTimer {
+  readonly core: NodeCore;
+  readonly dest: Dest;
+  readonly msg: unknown;
+  readonly id: number;
+}
+
 export class NodeCore {
   readonly procs = new Map<number, Proc>();
   readonly names = new Map<Atom, Proc>();
@@ -226,16 +234,18 @@ export class NodeCore {
 
   sendAfter(dest: Dest, msg: unknown, ms: number): Ref {
     const ref = this.makeRef();
-    const entry = this.timers.after(ms, () => {
-      this.timerRefs.delete(ref.id);
-      try {
-        this.send(dest, msg);
-      } catch {
-        // A timer to a name that is gone is dropped, as erlang:send_after does.
-      }
-    });
-    this.timerRefs.set(ref.id, entry);
+    const t: SendTimer = { core: this, dest, msg, id: ref.id };
+    this.timerRefs.set(ref.id, this.timers.after(ms, NodeCore.fireSendTimer, t));
     return ref;
+  }
+
+  private static fireSendTimer(this: void, t: SendTimer): void {
+    t.core.timerRefs.delete(t.id);
+    try {
+      t.core.send(t.dest, t.msg);
+    } catch {
+      // A timer to a name that is gone is dropped, as erlang:send_after does.
+    }
   }
 
   cancelTimer(ref: Ref): number | false {

@@ -11,8 +11,10 @@ export class TimerEntry {
   next: TimerEntry | undefined = undefined;
   constructor(
     readonly deadline: number,
-    public fn: (() => void) | undefined,
+    /** Called with `arg`: a shared function and its argument instead of a closure per timer. */
+    public fn: ((arg: never) => void) | undefined,
     public list: TimerList | undefined,
+    public arg: unknown,
   ) {}
 }
 
@@ -35,15 +37,15 @@ export class Timers {
     },
   ) {}
 
-  /** Run `fn` after `ms` milliseconds (rounded to whole ms, at least 0). */
-  after(ms: number, fn: () => void): TimerEntry {
+  /** Run `fn(arg)` after `ms` milliseconds (rounded to whole ms, at least 0). */
+  after<T>(ms: number, fn: (arg: T) => void, arg?: T): TimerEntry {
     const d = ms > 0 ? Math.ceil(ms) : 0;
     let list = this.lists.get(d);
     if (list === undefined) {
       list = new TimerList(d);
       this.lists.set(d, list);
     }
-    const e = new TimerEntry(this.clock.now() + d, fn, list);
+    const e = new TimerEntry(this.clock.now() + d, fn, list, arg);
     if (list.tail === undefined) {
       list.head = list.tail = e;
       // An armed clock timer is for an earlier deadline of this same duration: it will
@@ -69,6 +71,7 @@ export class Timers {
     const left = Math.max(0, e.deadline - this.clock.now());
     this.unlink(list, e);
     e.fn = undefined;
+    e.arg = undefined;
     return left;
   }
 
@@ -86,6 +89,7 @@ export class Timers {
         e.prev = e.next = undefined;
         e.list = undefined;
         e.fn = undefined;
+        e.arg = undefined;
         e = next;
       }
       list.head = list.tail = undefined;
@@ -113,10 +117,12 @@ export class Timers {
     while (list.head !== undefined && list.head.deadline <= now + 0.5) {
       const e = list.head;
       const fn = e.fn;
+      const arg = e.arg;
       this.unlink(list, e);
       e.fn = undefined;
+      e.arg = undefined;
       try {
-        fn?.();
+        (fn as ((a: unknown) => void) | undefined)?.(arg);
       } catch (err) {
         this.onError(err);
       }
