@@ -200,27 +200,27 @@ export class Channel {
     const subId = p.properties?.subscriptionIdentifier;
     // v5 §3.8.2.1.2: a Subscription Identifier of 0 is a Protocol Error.
     if (subId !== undefined && (typeof subId !== 'number' || subId === 0)) return [this.close(RC_PROTOCOL_ERROR, 'bad subscription identifier')];
-    const items: SubscribeItem[] = p.subscriptions.map((s) => {
-      const parsed = parseFilter(s.topic);
-      const base = { raw: s.topic, isNew: !this.session.subscriptions.has(s.topic) };
-      const qos = Math.min(s.qos, 2) as QoS;
-      const opts: SubOpts = {
-        qos,
-        nl: s.nl === true,
-        rap: s.rap === true,
-        rh: (s.rh ?? 0) as 0 | 1 | 2,
-        ...(subId === undefined ? {} : { subId }),
-        ...(parsed.type === 'shared' ? { share: parsed.group } : {}),
-      };
-      if (parsed.type === 'invalid') return { ...base, filter: s.topic, opts, rc: RC_TOPIC_FILTER_INVALID };
-      if (parsed.type === 'shared' && !this.cfg.mqtt.shared_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED };
-      if (isWildcard(parsed.filter) && !this.cfg.mqtt.wildcard_subscription) return { ...base, filter: parsed.filter, opts, rc: RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED };
-      if (!this.acl.check(this.info.clientId, this.info.username, 'subscribe', parsed.filter)) return { ...base, filter: parsed.filter, opts, rc: RC_NOT_AUTHORIZED };
-      return { ...base, filter: parsed.filter, opts };
-    });
+    const items: SubscribeItem[] = p.subscriptions.map((s) => this.subscribeItem(s, subId));
     // [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error (mosquitto: DISCONNECT 0x82).
     if (this.v5 && items.some((it) => it.opts.share !== undefined && it.opts.nl)) return [this.close(RC_PROTOCOL_ERROR, 'no local on a shared subscription')];
     return [{ t: 'subscribe', packetId: p.messageId ?? 0, items }];
+  }
+
+  /** One topic filter of a SUBSCRIBE, checked (object literals, no spreads: a connect storm runs this per client). */
+  private subscribeItem(s: ISubscribePacket['subscriptions'][number], subId: number | undefined): SubscribeItem {
+    const raw = s.topic;
+    const parsed = parseFilter(raw);
+    const opts: { -readonly [K in keyof SubOpts]: SubOpts[K] } = { qos: Math.min(s.qos, 2) as QoS, nl: s.nl === true, rap: s.rap === true, rh: (s.rh ?? 0) as 0 | 1 | 2 };
+    if (subId !== undefined) opts.subId = subId;
+    if (parsed.type === 'shared') opts.share = parsed.group;
+    const isNew = !this.session.subscriptions.has(raw);
+    if (parsed.type === 'invalid') return { raw, filter: raw, opts, isNew, rc: RC_TOPIC_FILTER_INVALID };
+    const filter = parsed.filter;
+    let rc: number | undefined;
+    if (parsed.type === 'shared' && !this.cfg.mqtt.shared_subscription) rc = RC_SHARED_SUBSCRIPTIONS_NOT_SUPPORTED;
+    else if (isWildcard(filter) && !this.cfg.mqtt.wildcard_subscription) rc = RC_WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
+    else if (!this.acl.check(this.info.clientId, this.info.username, 'subscribe', filter)) rc = RC_NOT_AUTHORIZED;
+    return rc === undefined ? { raw, filter, opts, isNew } : { raw, filter, opts, isNew, rc };
   }
 
   /** The broker took the subscriptions: SUBACK with one code per item [MQTT-3.8.4-6]. */
