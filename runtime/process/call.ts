@@ -74,6 +74,9 @@ class PendingCall implements Alias, Watcher {
   }
 }
 
+/** A call's timer (a shared function: a call is hot, a closure per call is garbage). */
+const callTimedOut = (pc: PendingCall): void => pc.timeout();
+
 /** What a failed call says it was (built only on failure: calls are hot). */
 const callDetail = (server: CallTarget, req: unknown): unknown => ['gen_server', 'call', [server, req]];
 
@@ -104,7 +107,7 @@ export function call(
     core.aliases.set(ref.id, pc);
     addMonitor(core, pc, target, ref);
     if (pc.finished) return; // noproc at once
-    if (Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, () => pc.timeout());
+    if (Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, callTimedOut, pc);
     const from: From = [caller?.pid, ref];
     core.send(target, ['$gen_call', from, req], caller);
   });

@@ -97,9 +97,12 @@ export function receive(p: Proc, match: Matcher<unknown> = ANY, timeoutMs = Infi
   return new Promise((resolve, reject) => {
     const w = new ReceiveWait(p, match, resolve, reject);
     p.waiter = w;
-    if (Number.isFinite(timeoutMs)) w.timer = p.core.timers.after(timeoutMs, () => w.timeout());
+    if (Number.isFinite(timeoutMs)) w.timer = p.core.timers.after(timeoutMs, receiveTimedOut, w);
   });
 }
+
+/** A receive's timer (shared, not a closure per receive). */
+const receiveTimedOut = (w: ReceiveWait): void => w.timeout();
 
 /** Drives an async function as a process. Messages never go through the run queue. */
 export class AsyncDriver implements Driver {
