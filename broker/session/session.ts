@@ -107,7 +107,6 @@ export class Session {
     return this.inflight.size;
   }
 
-  /** Incoming QoS 2 packet ids awaiting PUBREL. */
   /** Raw filter → options, for reading; change it with subscribe/unsubscribe. */
   get subscriptions(): ReadonlyMap<string, SubOpts> {
     return this.subs;
@@ -123,6 +122,7 @@ export class Session {
     return this.subs.delete(raw);
   }
 
+  /** Incoming QoS 2 packet ids awaiting PUBREL. */
   get awaitingRelSize(): number {
     return this.awaitingRel.size;
   }

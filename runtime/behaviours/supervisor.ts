@@ -52,6 +52,9 @@ interface SupProtocol {
   info: readonly ['$sup_try_again', string];
 }
 
+/** The start arguments kept for a child that is never restarted. */
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
 /*
  * State
  *   flags     strategy, intensity, period
@@ -61,8 +64,6 @@ interface SupProtocol {
  *   restarts  timestamps (ms) of recent restarts, for the intensity check
  * Invariant: a child is in byPid iff its `pid` is set.
  */
-const NO_ARGS: readonly unknown[] = Object.freeze([]);
-
 interface ChildRec {
   readonly key: string;
   readonly spec: ChildSpec;
