@@ -14,28 +14,18 @@ import { decodeFast } from '../mqtt/publish-codec.js';
 import type { Attach } from '../session/session-state.js';
 import { checkConnect, connackRefused } from './connect.js';
 import type { ConnectWaits } from './connect-wait.js';
-import { parseWhole } from './inbound.js';
+import { frame, parseWhole } from './inbound.js';
 import type { Transport } from './transport.js';
 
 const log = logger('broker:acceptor');
 
 /** Split the first MQTT packet off `buf`: its length, 'more' if incomplete, or an error. */
 export function firstPacketLength(buf: Buffer, max: number): number | 'more' | 'malformed' | 'too_large' {
-  if (buf.length < 2) return 'more';
-  let len = 0;
-  let mult = 1;
-  for (let i = 1; i <= 4; i++) {
-    if (i >= buf.length) return 'more';
-    const b = buf[i]!;
-    len += (b & 0x7f) * mult;
-    mult *= 128;
-    if ((b & 0x80) === 0) {
-      const total = 1 + i + len;
-      if (max > 0 && total > max) return 'too_large';
-      return buf.length >= total ? total : 'more';
-    }
-  }
-  return 'malformed';
+  const h = frame(buf, 0);
+  if (h === undefined) return 'more';
+  if (h === 'malformed') return h;
+  if (max > 0 && h.end > max) return 'too_large';
+  return buf.length >= h.end ? h.end : 'more';
 }
 
 /** How long the first packet in `buf` is, for ConnectWaits: -1 hands it over as it is (not a CONNECT, or a bad length). */
@@ -126,10 +116,8 @@ function notConnect(t: Transport, firstByte: number | undefined): void {
 function parseOne(b: Buffer): Packet | undefined {
   // The usual CONNECT (no will, no properties) by the fast decoder; mqtt-packet for the
   // rest (it costs several times more, a debug call's arguments array per step included).
-  let body = 1;
-  while (body < 4 && body < b.length && (b[body]! & 0x80) !== 0) body++;
-  body++;
-  const fast = body <= b.length ? decodeFast(b, 0, body, b.length, 5) : undefined;
+  const h = frame(b, 0);
+  const fast = typeof h === 'object' ? decodeFast(b, 0, h.body, b.length, 5) : undefined;
   if (fast !== undefined) return fast;
   const out: Packet[] = [];
   // The parser reads the CONNECT's own protocol level; version 5 only enables properties.

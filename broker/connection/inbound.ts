@@ -83,7 +83,7 @@ export class Inbound {
 }
 
 /** Fixed header at `i`: where the body starts and the packet ends; undefined if incomplete. */
-function frame(b: Buffer, i: number): { body: number; end: number } | 'malformed' | undefined {
+export function frame(b: Buffer, i: number): { body: number; end: number } | 'malformed' | undefined {
   let len = 0;
   let mult = 1;
   for (let k = 1; k <= 4; k++) {
