@@ -4,6 +4,7 @@
  * convention: `BEAMQ_MQTT__MAX_PACKET_SIZE=1MB` sets `mqtt.max_packet_size`).
  * Validation fails with one clear message naming the key. Pure (reads only what it is given).
  */
+import { BUSY_WAIT_LEVELS, isBusyWait, type BusyWait } from '../runtime/index.js';
 
 export interface ListenerConfig {
   readonly enable: boolean;
@@ -23,6 +24,8 @@ export interface Config {
     readonly cookie: string;
     /** Where membership and other node state is kept. */
     readonly data_dir: string;
+    /** The event loop's busy wait (erl's +sbwt; `--busy-wait` wins): none … very_long. */
+    readonly busy_wait: BusyWait;
   };
   readonly listeners: {
     readonly tcp: ListenerConfig;
@@ -80,7 +83,7 @@ export interface Config {
 }
 
 export const DEFAULTS: Config = {
-  node: { name: 'beamq@127.0.0.1', cookie: '', data_dir: '.beamq-data' },
+  node: { name: 'beamq@127.0.0.1', cookie: '', data_dir: '.beamq-data', busy_wait: 'medium' },
   listeners: {
     tcp: { enable: true, bind: '0.0.0.0:1883' },
     ws: { enable: true, bind: '0.0.0.0:8083', path: '/mqtt' },
@@ -144,6 +147,7 @@ export function validateConfig(c: Config): Config {
   if (!['round_robin', 'random', 'hash_clientid'].includes(c.mqtt.shared_subscription_strategy)) {
     throw new ConfigError(`config mqtt.shared_subscription_strategy: round_robin, random or hash_clientid, got ${c.mqtt.shared_subscription_strategy}`);
   }
+  if (!isBusyWait(c.node.busy_wait)) throw new ConfigError(`config node.busy_wait: one of ${BUSY_WAIT_LEVELS.join(', ')}, got ${String(c.node.busy_wait)}`);
   if (!['manual', 'static'].includes(c.cluster.discovery_strategy)) throw new ConfigError(`config cluster.discovery_strategy: manual or static, got ${c.cluster.discovery_strategy}`);
   if (!c.listeners.ws.path.startsWith('/')) throw new ConfigError(`config listeners.ws.path: must start with /, got ${c.listeners.ws.path}`);
   return c;

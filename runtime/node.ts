@@ -9,6 +9,7 @@ import { NO_NODE, type NodeName, type Pid } from './terms.js';
 import type { Dest, Reason } from './types.js';
 import { currentCore, hasDefaultCore, setDefaultCore, withCore } from './process/current-core.js';
 import { NodeCore, type SpawnOptions, type SpawnTarget } from './process/node-core.js';
+import { setBusyWait, type BusyWait } from './process/busy-wait.js';
 import { exitProcess } from './process/signals.js';
 import * as supervisor from './behaviours/supervisor.js';
 import type { ChildSpec } from './behaviours/child-spec.js';
@@ -38,6 +39,12 @@ export interface NodeOptions extends DistOptions {
   readonly keepAlive?: boolean;
   /** Services started under kernel_sup, in order (stopped in reverse). */
   readonly services?: readonly ChildSpec[];
+  /**
+   * How long the event loop polls for more work before it sleeps (the BEAM's `+sbwt`,
+   * see process/busy-wait.ts). Process-wide: it applies to every node in this OS
+   * process. Default `medium`.
+   */
+  readonly busyWait?: BusyWait;
 }
 
 export class LocalNode {
@@ -124,6 +131,7 @@ export class LocalNode {
 /** Start a node: its process system and kernel_sup with the given services. */
 export async function startNode(opts: NodeOptions = {}): Promise<LocalNode> {
   const clock = opts.clock ?? realClock;
+  if (opts.busyWait !== undefined) setBusyWait(opts.busyWait);
   let core: NodeCore;
   const services: ChildSpec[] = [];
   if (opts.name !== undefined || opts.sname !== undefined) {

@@ -11,14 +11,14 @@ import repl from 'node:repl';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { defaultEpmdPort, EpmdError } from '../epmd/index.js';
-import { CookieError, formatShell, logger, NodeNameError, rpc, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
+import { BUSY_WAIT_LEVELS, CookieError, formatShell, isBusyWait, logger, NodeNameError, rpc, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
 import { ConfigError, CTL_MODULE, loadConfig, startBroker, type Config } from '../broker/index.js';
 import fs from 'node:fs';
 import { ArgError, parseArgs, portFlag, stringFlag, type ParsedArgs } from './args.js';
 
 const USAGE = `usage: node (--name NAME | --sname NAME) [--cookie C] [--hidden] [--eval EXPR]
             [--noshell] [--dist-min P --dist-max P] [--epmd-port P] [--tick-time S]
-            [--broker] [--config FILE]
+            [--busy-wait LEVEL] [--broker] [--config FILE]
 
   --name NAME      long name: alive@host (IP or FQDN), or alive (this host's FQDN)
   --sname NAME     short name: alive or alive@host without dots
@@ -29,6 +29,8 @@ const USAGE = `usage: node (--name NAME | --sname NAME) [--cookie C] [--hidden] 
   --dist-min/max   the distribution port range (default: any free port)
   --epmd-port P    epmd's port (default $ERL_EPMD_PORT or 4369)
   --tick-time S    net_ticktime in seconds (default 60)
+  --busy-wait L    how long the event loop polls before sleeping, as erl's +sbwt:
+                   none, very_short, short, medium (default), long, very_long
   --broker         run the MQTT broker on this node (TCP 1883, WebSocket 8083 /mqtt)
   --config FILE    broker configuration (JSON); BEAMQ_* environment variables override it
   --KEY.PATH V     one broker setting, over the file and the environment, e.g.
@@ -46,6 +48,7 @@ const SPEC = {
   'dist-max': 'value',
   'epmd-port': 'value',
   'tick-time': 'value',
+  'busy-wait': 'value',
   'log-level': 'value',
   broker: 'switch',
   config: 'value',
@@ -117,6 +120,11 @@ async function main(argv0: readonly string[]): Promise<number> {
   const tick = stringFlag(args, 'tick-time');
   const distMin = portFlag(args, 'dist-min');
   const distMax = portFlag(args, 'dist-max');
+  const busy = stringFlag(args, 'busy-wait') ?? cfg?.node.busy_wait;
+  if (busy !== undefined && !isBusyWait(busy)) {
+    process.stderr.write(`node: --busy-wait: one of ${BUSY_WAIT_LEVELS.join(', ')}, got ${busy}\n`);
+    return 1;
+  }
 
   let node: LocalNode;
   try {
@@ -127,6 +135,7 @@ async function main(argv0: readonly string[]): Promise<number> {
       ...(distMin !== undefined ? { listenMin: distMin } : {}),
       ...(distMax !== undefined ? { listenMax: distMax } : {}),
       ...(tick !== undefined ? { tickTimeMs: Number(tick) * 1000 } : {}),
+      ...(busy !== undefined ? { busyWait: busy } : {}),
       hidden: args.flags.has('hidden'),
       epmdPort,
       handleSignals: true,

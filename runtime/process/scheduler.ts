@@ -5,6 +5,7 @@
  * sockets are never starved by a busy process. A driver step that returns a promise parks its process until it settles.
  * This is the only try/catch around user code: an exception ends the process.
  */
+import { worked } from './busy-wait.js';
 import { Mailbox } from './mailbox.js';
 import { PARKED, RUNNABLE, RUNNING, WAITING, DEAD, ExitSignal } from './shared.js';
 import type { Proc } from './process.js';
@@ -116,7 +117,7 @@ export class Scheduler {
       // A full slice ran: give the event loop its turn before the next one.
       this.scheduled = true;
       setImmediate(this.drainFromLoop);
-    }
+    } else worked(); // idle now: poll a little before the loop may sleep (busy-wait.ts)
   };
 
   private turn(p: Proc): void {

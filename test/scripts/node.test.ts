@@ -96,3 +96,9 @@ test('node: a malformed name is refused with a clear message', async (t) => {
   t.is(r.code, 1);
   t.regex(r.stderr, /bad name/);
 });
+
+test('node: --busy-wait takes the levels of erl +sbwt and refuses any other', async (t) => {
+  const r = await runCommand(script('node'), ['--name', `bw_${tag}@127.0.0.1`, '--busy-wait', 'sometimes', '--noshell'], { env: { ...process.env, BEAMQ_LOG_LEVEL: 'warn' } });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /--busy-wait: one of none, very_short, short, medium, long, very_long, got sometimes/);
+});

@@ -64,6 +64,7 @@ test('config: scripts/node stops before starting with an invalid file, environme
     [['--config', good], { ...env, BEAMQ_MQTT__MAX_PACKET_SIZE: 'huge' }, /mqtt\.max_packet_size \(from BEAMQ_MQTT__MAX_PACKET_SIZE\)/],
     [['--config', good, '--listeners.tcp.bind', 'nowhere'], env, /listeners\.tcp\.bind/],
     [['--mqtt.no_such_key=1'], env, /unknown key mqtt\.no_such_key/],
+    [[], { ...env, BEAMQ_NODE__BUSY_WAIT: 'forever' }, /node\.busy_wait: one of none, .*got forever/],
   ];
   for (const [args, e, message] of runs) {
     const r = await runCommand(script('node'), ['--name', `cfg_${process.pid}@127.0.0.1`, '--broker', '--noshell', ...args], { env: e });
