@@ -6,11 +6,12 @@
  */
 import test from 'ava';
 import { busyWait, isBusyWait, setBusyWait, startNode, type BusyWait } from '../../runtime/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const immediates = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
 
-/** Resolve after `ms` from a timer (a timer does not end a poll). */
-const after = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The loop has let go: no immediate pending (waited for from timers, which run no process). */
+const slept = (): Promise<boolean> => waitFor(() => immediates() === 0, 'the busy wait to end', 2_000, 5);
 
 /** Have a process run (one drain), synchronously from here: the drain is a microtask. */
 async function drainOnce(node: Awaited<ReturnType<typeof startNode>>): Promise<void> {
@@ -24,12 +25,10 @@ test.serial('busy wait: polls after a drain for the threshold, then sleeps; none
   t.teardown(() => node.stop());
   t.is(busyWait(), 'long');
 
-  await after(20); // whatever start-up left polling is over
-  t.is(immediates(), 0);
+  t.true(await slept()); // whatever start-up left polling is over
   await drainOnce(node);
   t.true(immediates() >= 1, 'an immediate keeps the loop polling right after the drain');
-  await after(50); // 50 times the threshold
-  t.is(immediates(), 0, 'and it lets go once the threshold has passed');
+  t.true(await slept(), 'and it lets go once the threshold has passed');
 
   setBusyWait('none');
   await drainOnce(node);
