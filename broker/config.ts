@@ -4,7 +4,7 @@
  * convention: `BEAMQ_MQTT__MAX_PACKET_SIZE=1MB` sets `mqtt.max_packet_size`).
  * Validation fails with one clear message naming the key. Pure (reads only what it is given).
  */
-import { BUSY_WAIT_LEVELS, isBusyWait, type BusyWait } from '../runtime/index.js';
+import { BUSY_WAIT_LEVELS, DEFAULT_BUSY_WAIT, isBusyWait, type BusyWait } from '../runtime/index.js';
 
 export interface ListenerConfig {
   readonly enable: boolean;
@@ -83,7 +83,7 @@ export interface Config {
 }
 
 export const DEFAULTS: Config = {
-  node: { name: 'beamq@127.0.0.1', cookie: '', data_dir: '.beamq-data', busy_wait: 'medium' },
+  node: { name: 'beamq@127.0.0.1', cookie: '', data_dir: '.beamq-data', busy_wait: DEFAULT_BUSY_WAIT },
   listeners: {
     tcp: { enable: true, bind: '0.0.0.0:1883' },
     ws: { enable: true, bind: '0.0.0.0:8083', path: '/mqtt' },

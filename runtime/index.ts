@@ -32,7 +32,7 @@ export {
 } from './types.js';
 export { realClock, type Clock } from './clock.js';
 export { startNode, LocalNode, type NodeOptions } from './node.js';
-export { BUSY_WAIT_LEVELS, busyWait, isBusyWait, setBusyWait, type BusyWait } from './process/busy-wait.js';
+export { BUSY_WAIT_LEVELS, DEFAULT_BUSY_WAIT, busyWait, isBusyWait, setBusyWait, type BusyWait } from './process/busy-wait.js';
 export {
   self,
   currentProcess,

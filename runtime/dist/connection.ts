@@ -59,7 +59,7 @@ function flushRead(): void {
   if (toFlush.length === 0) return;
   const cs = toFlush;
   toFlush = [];
-  for (const c of cs) c.flushNow();
+  for (const c of cs) c.flush();
 }
 
 export class Connection {
@@ -192,12 +192,8 @@ export class Connection {
     return this.outBytes > 0 || (this.batch !== undefined && this.batch.size > 0);
   }
 
-  /** Flush what is queued now (see flushRead). */
-  flushNow(): void {
-    this.flush();
-  }
-
-  private readonly flush = (): void => {
+  /** Hand what is queued to the socket (by a microtask, or at the end of a read: flushRead). */
+  readonly flush = (): void => {
     this.flushQueued = false;
     if (this.closed || !this.pending) return;
     let data: Buffer;

@@ -113,11 +113,12 @@ export class Scheduler {
       this.draining = false;
       this.turns += n;
     }
-    if (q.length > 0 && !this.scheduled) {
+    if (q.length === 0) worked(); // idle now: poll a little before the loop may sleep (busy-wait.ts)
+    else if (!this.scheduled) {
       // A full slice ran: give the event loop its turn before the next one.
       this.scheduled = true;
       setImmediate(this.drainFromLoop);
-    } else worked(); // idle now: poll a little before the loop may sleep (busy-wait.ts)
+    }
   };
 
   private turn(p: Proc): void {

@@ -216,4 +216,3 @@ function procCpuSeconds(pid: number | undefined): number {
     return NaN;
   }
 }
-

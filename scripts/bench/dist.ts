@@ -161,7 +161,6 @@ function beam(dir: string): Impl {
   };
 }
 
-
 // --- child processes ---------------------------------------------------------------
 
 /** Children still running: killed if the bench itself fails or is interrupted. */
@@ -243,7 +242,6 @@ async function waitForEpmd(port: number, impl: string): Promise<void> {
     }
   }
 }
-
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -93,4 +93,3 @@ async function startDaemon(cmd: string, args: string[], impl: string): Promise<{
     }
   }
 }
-

@@ -189,7 +189,6 @@ export function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-
 async function waitForPort(port: number, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {

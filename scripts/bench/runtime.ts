@@ -60,7 +60,6 @@ function runOurs(here: string, f: string): number {
   return v;
 }
 
-
 function runErl(dir: string, f: string): number | undefined {
   const r = spawnSync('erl', ['+P', '2000000', '-noshell', '-pa', dir, '-run', 'runtime_bench', 'main', f], { encoding: 'utf8', timeout: 300_000 });
   const m = /\S+ ([\d.e+-]+)/.exec(r.stdout);
