@@ -7,8 +7,10 @@
  *   fanin_qos0/1_msgs_per_s   100 publishers → 1 subscriber on `#`
  *   fanout_msgs_per_s         1 publisher → 100 subscribers (deliveries/s)
  *   latency_p50/p99_us        500 pairs at a fixed offered rate, QoS 0
- *   storm_conn_sub_per_s      5000 clients connect and subscribe `t/mqttx/+/<i>/sub/+/#`
- *   storm_total_ms
+ *   storm_first_conn_sub_per_s  5000 clients connect and subscribe `t/mqttx/+/<i>/sub/+/#`,
+ *   storm_first_total_ms        the first such storm after a warm-up of 1000
+ *   storm_conn_sub_per_s        the same again once those have left (V8 done
+ *   storm_total_ms              compiling the connect path: see mqtt-conns.ts)
  *   idle_conn_bytes           broker RSS growth per idle connection, at 10 000 connections
  *
  * Sizes come from MQTT_BENCH_* variables (defaults in `config()`); MQTT_BENCH_BROKERS
