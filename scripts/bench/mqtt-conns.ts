@@ -16,20 +16,21 @@ import { connectMany, cpuMeter, measureBroker, sleep, type LoadConfig, type Load
  * thousand calls, so during the first storm about 120 functions of the connect path
  * were still being compiled for the first time (a fifth of the broker's CPU, on a
  * 2-vCPU box where the compiler thread competes with the load); the second is the
- * broker's steady state. A broker in C (mosquitto) runs both at the same speed.
+ * broker's steady state. mosquitto is faster on the second round too, by less: the
+ * load process (a fresh Node process per scenario) warms up as well.
  */
 export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[]> {
   const warm = await stormRound(t, cfg, cfg.stormWarmup, 'bench-storm-warm-', 'warm');
   for (const c of warm.clients) c.close();
   await sleep(cfg.warmupMs);
-  const first = await timedStorm(t, cfg, 'storm_first', 'bench-storm-first-', 'first');
+  const first = await timedStorm(t, cfg, cfg.stormWarmup, 'storm_first', 'bench-storm-first-', 'first');
   await sleep(cfg.warmupMs);
-  const steady = await timedStorm(t, cfg, 'storm', 'bench-storm-', '');
+  const steady = await timedStorm(t, cfg, cfg.stormWarmup + cfg.stormClients, 'storm', 'bench-storm-', '');
   return [...first, ...steady];
 }
 
-/** One timed storm: its rate and duration, with the lost/dup check; its clients leave after. */
-async function timedStorm(t: Target, cfg: LoadConfig, name: string, idPrefix: string, tag: string): Promise<LoadFigure[]> {
+/** One timed storm after `before` clients came and went: its rate and duration, with the lost/dup check; its clients leave after. */
+async function timedStorm(t: Target, cfg: LoadConfig, before: number, name: string, idPrefix: string, tag: string): Promise<LoadFigure[]> {
   const N = cfg.stormClients;
   const t0 = performance.now();
   const m = cpuMeter(t.brokerPid);
@@ -41,7 +42,7 @@ async function timedStorm(t: Target, cfg: LoadConfig, name: string, idPrefix: st
   for (const c of r.clients) dup += Math.max(0, c.received[2]! - 1) + Math.max(0, c.received[9]! - 1);
   const lost = r.failed + r.refused + r.lostConns;
   for (const c of r.clients) c.close();
-  const common = { lost, dup, clients: N, concurrency: cfg.stormConcurrency, warmup_clients: cfg.stormWarmup, ...cpu, ...(r.firstError === undefined ? {} : { first_error: r.firstError }) };
+  const common = { lost, dup, clients: N, concurrency: cfg.stormConcurrency, warmup_clients: before, ...cpu, ...(r.firstError === undefined ? {} : { first_error: r.firstError }) };
   return [
     { figure: `${name}_conn_sub_per_s`, value: N / s, unit: 'conn+sub/s', better: 'higher', ...common },
     { figure: `${name}_total_ms`, value: s * 1000, unit: 'ms', better: 'lower', ...common },

@@ -97,7 +97,6 @@ export function haveMosquittoClients(t: ExecutionContext): boolean {
   return ok;
 }
 
-/** Resolves once the session actor of `clientId` has ended (cm forgot it after its DOWN). */
 /**
  * Resolves once the broker has registered a session for `clientId`. A CONNACK can reach
  * the client just before the registration is done, so a test that drops a connection
@@ -107,6 +106,7 @@ export function sessionUp(b: TestBroker, clientId: string, timeoutMs = 5_000): P
   return waitFor(() => b.broker.ctx.sessions.has(clientId), `the session of ${clientId} to be registered`, timeoutMs);
 }
 
+/** Resolves once the session actor of `clientId` has ended (cm forgot it after its DOWN). */
 export function sessionGone(b: TestBroker, clientId: string, timeoutMs = 5_000): Promise<true> {
   return waitFor(() => !b.broker.ctx.sessions.has(clientId), `the session of ${clientId} to end`, timeoutMs);
 }
