@@ -20,6 +20,7 @@ import type { Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { cmServer } from './cm/cm.js';
 import { registryServer } from './cm/registry.js';
+import { RegistryTable } from './cm/registry-table.js';
 import { listenerPorts, listenersServer, type ListenerPorts } from './connection/listeners.js';
 import { Metrics } from './mgmt/metrics.js';
 import { sysServer } from './mgmt/sys.js';
@@ -56,6 +57,7 @@ export function buildContext(node: LocalNode, cfg: Config): BrokerContext {
     subs: new SubTable(),
     retained: new RetainedStore(),
     sessions: new Map(),
+    registry: new RegistryTable(),
     auth,
     acl,
     metrics: new Metrics(),

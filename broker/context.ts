@@ -6,6 +6,7 @@
  */
 import type { NodeName, Pid } from '../runtime/index.js';
 import type { Authenticator, Authorizer } from './auth.js';
+import type { RegistryTable } from './cm/registry-table.js';
 import type { Config } from './config.js';
 import type { Metrics } from './mgmt/metrics.js';
 import type { RetainedStore } from './routing/retained.js';
@@ -20,6 +21,8 @@ export interface BrokerContext {
   readonly retained: RetainedStore;
   /** client id → its session actor on this node (written by cm). */
   readonly sessions: Map<string, Pid>;
+  /** The client-id registry's entries and locks on this node (written by cm_registry; a free lock taken by its claimant). */
+  readonly registry: RegistryTable;
   readonly auth: Authenticator;
   readonly acl: Authorizer;
   readonly metrics: Metrics;

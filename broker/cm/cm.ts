@@ -15,17 +15,19 @@ import type { Registration } from './registry.js';
 
 export interface CmProtocol {
   calls: {
-    /**
-     * `pid` holds `clientId` on this node now and owns `transport` (a new session, or a
-     * takeover): record both, and tell the registry — the node whose lock the
-     * connection holds (`claimedAt`) gets the release with the entry, the other
-     * registry nodes the entry alone.
-     */
-    register: { args: [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport]; reply: 'ok' };
     /** Clients connected now: the sockets handed to session actors and still open. */
     connected: { args: []; reply: number };
   };
   casts: {
+    /**
+     * `pid` holds `clientId` on this node now and owns `transport` (a new session, or a
+     * takeover): record both, and tell the registry — the node whose lock the
+     * connection holds (`claimedAt`) gets the release with the entry, the other
+     * registry nodes the entry alone. A cast (EMQX's channel registers itself the same
+     * way): the opener has nothing to wait for, as the next connection with the id
+     * waits for the lock, released only from here.
+     */
+    register: { args: [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport] };
     /** The session's will changed (a normal DISCONNECT clears it): tell its home. */
     will: { args: [clientId: string, pid: Pid, will: Will | undefined] };
     /** The members changed: register every local session with its (new) home. */
@@ -36,47 +38,38 @@ export interface CmProtocol {
 
 export const CM = serverName<CmProtocol>('cm');
 
+/** A client id held here: its registration, as its registry nodes keep it, and those nodes (to move it when members change). */
+interface Held {
+  reg: Registration;
+  homes: readonly NodeName[];
+}
+
+/** A session actor monitored here: the client id it holds and the transports handed to it (closed ones pruned on each hand-over). */
+interface Watched {
+  id: string;
+  sockets: Transport[];
+}
+
 /*
- * State
+ * State (one record per client in each map: a connect storm writes each map once)
  *   ctx      its `sessions` map (client id → session actor) is written only here
- *   regs     client id → its registration, as its registry nodes keep it
- *   homes    client id → the nodes keeping that registration (to move it when members change)
- *   watched  session pid key → client id, for DOWN
- *   sockets  session pid key → the transports handed to it (closed ones pruned on each hand-over)
+ *   held     client id → its registration and registry nodes
+ *   watched  session pid key → its client id and sockets, for DOWN
  */
 interface State {
   readonly ctx: BrokerContext;
-  readonly regs: Map<string, Registration>;
-  readonly homes: Map<string, readonly NodeName[]>;
-  readonly watched: Map<string, string>;
-  readonly sockets: Map<string, Transport[]>;
+  readonly held: Map<string, Held>;
+  readonly watched: Map<string, Watched>;
 }
 
 export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
-  init: (ctx) => genServer.ok({ ctx, regs: new Map(), homes: new Map(), watched: new Map(), sockets: new Map() }),
+  init: (ctx) => genServer.ok({ ctx, held: new Map(), watched: new Map() }),
 
-  handleCall(req, _from, s, self) {
+  handleCall(req, _from, s) {
     switch (req[0]) {
-      case 'register': {
-        const [, clientId, pid, will, claimedAt, transport] = req;
-        s.ctx.sessions.set(clientId, pid);
-        if (s.watched.get(pid.key) !== clientId) {
-          if (!s.watched.has(pid.key)) self.monitor(pid);
-          s.watched.set(pid.key, clientId);
-        }
-        own(s, pid, transport);
-        const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
-        s.regs.set(clientId, reg);
-        const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
-        self.cast(['cm_registry', claimedAt], ['release', clientId, reg]);
-        for (const n of at) if (n !== claimedAt) self.cast(['cm_registry', n], ['register', clientId, reg]);
-        // A lock taken at a node no longer among them (members changed meanwhile) holds the entry too.
-        s.homes.set(clientId, at.includes(claimedAt) ? at : [...at, claimedAt]);
-        return genServer.reply('ok' as const, s);
-      }
       case 'connected': {
         let n = 0;
-        for (const ts of s.sockets.values()) for (const t of ts) if (!t.closed) n++;
+        for (const w of s.watched.values()) for (const t of w.sockets) if (!t.closed) n++;
         return genServer.reply(n, s);
       }
     }
@@ -84,16 +77,35 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
 
   handleCast(msg, s, self) {
     switch (msg[0]) {
+      case 'register': {
+        const [, clientId, pid, will, claimedAt, transport] = msg;
+        s.ctx.sessions.set(clientId, pid);
+        const w = s.watched.get(pid.key);
+        if (w === undefined) {
+          self.monitor(pid);
+          s.watched.set(pid.key, { id: clientId, sockets: [transport] });
+        } else {
+          w.id = clientId;
+          w.sockets = [...w.sockets.filter((x) => !x.closed), transport];
+        }
+        const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
+        const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
+        self.cast(['cm_registry', claimedAt], ['release', clientId, reg]);
+        for (const n of at) if (n !== claimedAt) self.cast(['cm_registry', n], ['register', clientId, reg]);
+        // A lock taken at a node no longer among them (members changed meanwhile) holds the entry too.
+        s.held.set(clientId, { reg, homes: at.includes(claimedAt) ? at : [...at, claimedAt] });
+        return genServer.noreply(s);
+      }
       case 'will': {
         const [, id, pid, will] = msg;
-        const reg = s.regs.get(id);
-        if (reg === undefined || !reg.pid.equals(pid)) return genServer.noreply(s);
-        s.regs.set(id, { ...reg, will });
-        registerAtHomes(s, id, self);
+        const h = s.held.get(id);
+        if (h === undefined || !h.reg.pid.equals(pid)) return genServer.noreply(s);
+        h.reg = { ...h.reg, will };
+        registerAtHomes(s, id, h, self);
         return genServer.noreply(s);
       }
       case 'rehome':
-        for (const id of s.regs.keys()) registerAtHomes(s, id, self);
+        for (const [id, h] of s.held) registerAtHomes(s, id, h, self);
         return genServer.noreply(s);
     }
   },
@@ -101,39 +113,30 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   handleInfo(msg, s, self) {
     if (msg[0] !== 'DOWN') return genServer.unexpected(self.log, 'info', msg, s);
     const pid = msg[3] as Pid;
-    const clientId = s.watched.get(pid.key);
+    const w = s.watched.get(pid.key);
+    if (w === undefined) return genServer.noreply(s);
     s.watched.delete(pid.key);
     const reason = msg[4];
-    for (const t of s.sockets.get(pid.key) ?? []) if (!t.closed && !isCleanExit(reason)) t.destroy();
-    s.sockets.delete(pid.key);
-    if (clientId !== undefined && s.ctx.sessions.get(clientId)?.equals(pid) === true) {
+    if (!isCleanExit(reason)) for (const t of w.sockets) if (!t.closed) t.destroy();
+    const clientId = w.id;
+    if (s.ctx.sessions.get(clientId)?.equals(pid) === true) {
       s.ctx.sessions.delete(clientId);
-      s.regs.delete(clientId);
-      for (const n of s.homes.get(clientId) ?? []) self.cast(['cm_registry', n], ['unregister', clientId, pid]);
-      s.homes.delete(clientId);
+      for (const n of s.held.get(clientId)?.homes ?? []) self.cast(['cm_registry', n], ['unregister', clientId, pid]);
+      s.held.delete(clientId);
     }
     return genServer.noreply(s);
   },
 };
 
-/** `pid` now owns `t`: kept to be closed if `pid` dies uncleanly (the sockets it owned before and closed are dropped). */
-function own(s: State, pid: Pid, t: Transport): void {
-  const had = s.sockets.get(pid.key);
-  if (had === undefined) s.sockets.set(pid.key, [t]);
-  else s.sockets.set(pid.key, [...had.filter((x) => !x.closed), t]);
-}
-
 /** Register `id` at its registry nodes now, and take it back from those no longer among them. */
-function registerAtHomes(s: State, id: string, self: Ctx): void {
-  const reg = s.regs.get(id);
-  if (reg === undefined) return;
+function registerAtHomes(s: State, id: string, h: Held, self: Ctx): void {
   const at = registryNodes(id, [s.ctx.node, ...s.ctx.members], s.ctx.node);
-  for (const n of at) self.cast(['cm_registry', n], ['register', id, reg]);
-  for (const n of s.homes.get(id) ?? []) if (!at.includes(n)) self.cast(['cm_registry', n], ['unregister', id, reg.pid]);
-  s.homes.set(id, at);
+  for (const n of at) self.cast(['cm_registry', n], ['register', id, h.reg]);
+  for (const n of h.homes) if (!at.includes(n)) self.cast(['cm_registry', n], ['unregister', id, h.reg.pid]);
+  h.homes = at;
 }
 
 export const connectedCount = (via: Ctx): Promise<number> => via.call(CM, ['connected'], 5_000) as Promise<number>;
-export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): Promise<unknown> =>
-  via.call(CM, ['register', clientId, pid, will, claimedAt, transport], Infinity);
+export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): void =>
+  via.cast(CM, ['register', clientId, pid, will, claimedAt, transport]);
 export const willChanged = (via: Ctx, clientId: string, will: Will | undefined): void => via.cast(CM, ['will', clientId, via.self, will]);

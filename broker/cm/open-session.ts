@@ -30,8 +30,8 @@ export async function openSession(self: Self, ctx: BrokerContext, attach: Attach
   let released = false;
   try {
     const opened = await takeOrStart(self, ctx, attach, existing);
-    await registerSession(self, id, opened.pid, registryWill(attach.info, attach.info.will), home, attach.transport);
-    released = true; // registering released the lock
+    registerSession(self, id, opened.pid, registryWill(attach.info, attach.info.will), home, attach.transport);
+    released = true; // cm releases the lock once it has registered the session
     return opened;
   } finally {
     if (!released) self.cast(['cm_registry', home], ['release', id, undefined]);
@@ -42,6 +42,14 @@ export async function openSession(self: Self, ctx: BrokerContext, attach: Attach
 async function claim(self: Self, ctx: BrokerContext, id: string): Promise<readonly [NodeName, Registration | undefined]> {
   for (let attempt = 1; ; attempt++) {
     const home = ctx.dist.alive && attempt <= CLAIM_ATTEMPTS ? homeOf(id, [ctx.node, ...ctx.members]) : ctx.node;
+    if (home === ctx.node) {
+      // A free lock here is taken without a round trip; the registry then guards it.
+      const r = ctx.registry.tryClaim(id, self.self);
+      if (r !== 'busy') {
+        self.cast(REGISTRY, ['held', id, self.self]);
+        return [home, r];
+      }
+    }
     try {
       const r = (await self.call(home === ctx.node ? REGISTRY : ['cm_registry', home], ['claim', id], CLAIM_TIMEOUT_MS)) as ClaimReply;
       return [home, r[1]];

@@ -7,23 +7,16 @@
  * When a member dies, the node holding the entries of its clients publishes their wills
  * (after their Will Delay Interval, unless the client reconnects first).
  */
-import { genServer, logger, serverName, type DownMsg, type From, type GenServer, type NodeMsg, type NodeName, type Pid, type Ref } from '../../runtime/index.js';
+import { genServer, logger, serverName, type Ctx, type DownMsg, type GenServer, type NodeMsg, type Pid } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import type { Message } from '../mqtt/message.js';
 import { publish } from '../routing/dispatch.js';
 import { monitorNodes } from '../../runtime/index.js';
 import { homeOf } from './home.js';
+import type { Lock, Registration, RegistryTable } from './registry-table.js';
+
+export type { Registration } from './registry-table.js';
 
 const log = logger('broker:registry');
-
-/** Where a client's session is, and what to publish if its node dies. */
-export interface Registration {
-  readonly node: NodeName;
-  readonly pid: Pid;
-  readonly will: { readonly msg: Message; readonly delayS: number } | undefined;
-  /** When the session took the id (ms, its node's clock): of two holding one id, the newer stays. */
-  readonly since: number;
-}
 
 export type ClaimReply = readonly ['ok', existing: Registration | undefined];
 
@@ -35,6 +28,8 @@ export interface RegistryProtocol {
     entries: { args: []; reply: [string, Registration][] };
   };
   casts: {
+    /** `pid` took the id's free lock itself (RegistryTable.tryClaim): monitor it as a holder. */
+    held: { args: [clientId: string, pid: Pid] };
     /** Release the id's lock, setting its entry (`undefined`: leave it as it is). */
     release: { args: [clientId: string, reg: Registration | undefined] };
     /** (Re-)register without the lock: a session telling its (new) home where it is. */
@@ -47,32 +42,23 @@ export interface RegistryProtocol {
 
 export const REGISTRY = serverName<RegistryProtocol>('cm_registry');
 
-interface Lock {
-  readonly queue: From[];
-  /** The monitor on the holder: a holder that dies (or whose node does) frees the lock. */
-  holder: Ref | undefined;
-}
-
 /*
  * State
  *   ctx       the broker context
- *   entries   client id → registration (ids this node is home to, or backup for)
- *   locks     client id → waiters, the head holding the lock
+ *   t         its registry table: entries, locks, waiting wills (registry-table.ts)
  *   holders   monitor ref key → client id whose lock that monitor guards
- *   wills     client id → a dead node's client's will waiting for its delay
  */
 interface State {
   readonly ctx: BrokerContext;
-  readonly entries: Map<string, Registration>;
-  readonly locks: Map<string, Lock>;
+  readonly t: RegistryTable;
   readonly holders: Map<string, string>;
-  readonly wills: Map<string, { msg: Message; timer: Ref }>;
 }
 
 export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> = {
   init(ctx) {
     if (ctx.dist.alive) monitorNodes(true);
-    return genServer.ok({ ctx, entries: new Map(), locks: new Map(), holders: new Map(), wills: new Map() });
+    ctx.registry.clear();
+    return genServer.ok({ ctx, t: ctx.registry, holders: new Map() });
   },
 
   handleCall(req, from, s, self) {
@@ -80,30 +66,36 @@ export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> =
       case 'claim': {
         const id = req[1];
         // The client is back before its dead node's will was due: no will [MQTT-3.1.3-9].
-        const w = s.wills.get(id);
+        const w = s.t.wills.get(id);
         if (w !== undefined) {
           self.cancelTimer(w.timer);
-          s.wills.delete(id);
+          s.t.wills.delete(id);
         }
-        const lock = s.locks.get(id);
+        const lock = s.t.locks.get(id);
         if (lock === undefined) {
-          const l: Lock = { queue: [from], holder: undefined };
-          s.locks.set(id, l);
+          const l: Lock = { pid: from[0], monitor: undefined, waiters: [] };
+          s.t.locks.set(id, l);
           hold(s, id, l, self);
-          return genServer.reply(['ok', s.entries.get(id)] as const, s);
+          return genServer.reply(['ok', s.t.entries.get(id)] as const, s);
         }
-        lock.queue.push(from); // answered when the holder releases
+        lock.waiters.push(from); // answered when the holder releases
         return genServer.noreply(s);
       }
       case 'lookup':
-        return genServer.reply(s.entries.get(req[1]), s);
+        return genServer.reply(s.t.entries.get(req[1]), s);
       case 'entries':
-        return genServer.reply([...s.entries], s);
+        return genServer.reply([...s.t.entries], s);
     }
   },
 
   handleCast(msg, s, self) {
     switch (msg[0]) {
+      case 'held': {
+        // Still its holder (not already released, and no monitor yet): guard it as any holder.
+        const l = s.t.locks.get(msg[1]);
+        if (l !== undefined && l.monitor === undefined && l.pid?.equals(msg[2]) === true) hold(s, msg[1], l, self);
+        return genServer.noreply(s);
+      }
       case 'release': {
         const [, id, reg] = msg;
         if (reg !== undefined) put(s, id, reg, self);
@@ -114,8 +106,8 @@ export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> =
         put(s, msg[1], msg[2], self);
         return genServer.noreply(s);
       case 'unregister': {
-        const e = s.entries.get(msg[1]);
-        if (e !== undefined && e.pid.equals(msg[2])) s.entries.delete(msg[1]);
+        const e = s.t.entries.get(msg[1]);
+        if (e !== undefined && e.pid.equals(msg[2])) s.t.entries.delete(msg[1]);
         return genServer.noreply(s);
       }
     }
@@ -127,8 +119,8 @@ export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> =
         const id = s.holders.get(msg[1].key);
         if (id !== undefined) {
           s.holders.delete(msg[1].key);
-          const l = s.locks.get(id);
-          if (l !== undefined) l.holder = undefined;
+          const l = s.t.locks.get(id);
+          if (l !== undefined) l.monitor = undefined;
           log.warn('lock_holder_died', { client: id, reason: String(msg[4]) });
           next(s, id, self);
         }
@@ -140,12 +132,12 @@ export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> =
         // Exactly one survivor publishes each will: the id's home among the survivors
         // (its home before, or — when the dead node was its home — the backup).
         const alive = [s.ctx.node, ...[...s.ctx.members].filter((m) => m !== dead)];
-        for (const [id, e] of s.entries) {
+        for (const [id, e] of s.t.entries) {
           if (e.node !== dead) continue;
-          s.entries.delete(id);
+          s.t.entries.delete(id);
           if (e.will === undefined || homeOf(id, alive) !== s.ctx.node) continue;
           log.info('will_of_dead_node', { client: id, node: dead, delay_s: e.will.delayS });
-          if (e.will.delayS > 0) s.wills.set(id, { msg: e.will.msg, timer: self.sendAfter(self.self, ['will_due', id], e.will.delayS * 1000) });
+          if (e.will.delayS > 0) s.t.wills.set(id, { msg: e.will.msg, timer: self.sendAfter(self.self, ['will_due', id], e.will.delayS * 1000) });
           else publish(s.ctx, { ...e.will.msg, timestamp: Date.now() }, self);
         }
         return genServer.noreply(s);
@@ -153,9 +145,9 @@ export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> =
       case 'nodeup':
         return genServer.noreply(s);
       case 'will_due': {
-        const w = s.wills.get(msg[1]);
+        const w = s.t.wills.get(msg[1]);
         if (w !== undefined) {
-          s.wills.delete(msg[1]);
+          s.t.wills.delete(msg[1]);
           publish(s.ctx, { ...w.msg, timestamp: Date.now() }, self);
         }
         return genServer.noreply(s);
@@ -171,39 +163,40 @@ export const registryServer: GenServer<RegistryProtocol, State, BrokerContext> =
  * members changed (each asked a different home): the newer stays, the older is ended.
  * A takeover's old session is usually gone already, and then this does nothing.
  */
-function put(s: State, id: string, reg: Registration, self: Parameters<NonNullable<typeof registryServer.handleInfo>>[2]): void {
-  const e = s.entries.get(id);
+function put(s: State, id: string, reg: Registration, self: Ctx): void {
+  const e = s.t.entries.get(id);
   if (e !== undefined && !e.pid.equals(reg.pid)) {
     const [keep, drop] = e.since > reg.since ? [e, reg] : [reg, e];
     log.debug('duplicate_registration', { client: id, keep: String(keep.pid), drop: String(drop.pid) });
     self.send(drop.pid, ['$kick', 'duplicate_client_id']);
-    s.entries.set(id, keep);
+    s.t.entries.set(id, keep);
     return;
   }
-  s.entries.set(id, reg);
+  s.t.entries.set(id, reg);
 }
 
-function hold(s: State, id: string, l: Lock, self: Parameters<NonNullable<typeof registryServer.handleInfo>>[2]): void {
-  const pid = l.queue[0]?.[0];
-  if (pid === undefined) return;
-  l.holder = self.monitor(pid);
-  s.holders.set(l.holder.key, id);
+/** Monitor the lock's holder (a caller outside any process has none to monitor). */
+function hold(s: State, id: string, l: Lock, self: Ctx): void {
+  if (l.pid === undefined) return;
+  l.monitor = self.monitor(l.pid);
+  s.holders.set(l.monitor.key, id);
 }
 
-function next(s: State, id: string, self: Parameters<NonNullable<typeof registryServer.handleInfo>>[2]): void {
-  const l = s.locks.get(id);
+/** The holder released the lock (or died): the next waiter holds it, or the lock goes. */
+function next(s: State, id: string, self: Ctx): void {
+  const l = s.t.locks.get(id);
   if (l === undefined) return;
-  if (l.holder !== undefined) {
-    self.demonitor(l.holder, { flush: true });
-    s.holders.delete(l.holder.key);
-    l.holder = undefined;
+  if (l.monitor !== undefined) {
+    self.demonitor(l.monitor, { flush: true });
+    s.holders.delete(l.monitor.key);
+    l.monitor = undefined;
   }
-  l.queue.shift();
-  const waiter = l.queue[0];
+  const waiter = l.waiters.shift();
   if (waiter === undefined) {
-    s.locks.delete(id);
+    s.t.locks.delete(id);
     return;
   }
+  l.pid = waiter[0];
   hold(s, id, l, self);
-  genServer.replyTo(waiter, ['ok', s.entries.get(id)]);
+  genServer.replyTo(waiter, ['ok', s.t.entries.get(id)]);
 }
