@@ -23,6 +23,33 @@ const CLAIM_ATTEMPTS = 4;
 /** How the session was opened: Session Present follows from it. */
 export type Opened = { readonly pid: Pid; readonly how: 'new' | 'taken_over' | 'moved' };
 
+/**
+ * The common case, a client id new to the cluster whose home is this node: its free
+ * lock is taken here and the session started without a process of its own — `via`
+ * (the listener) asks session_sup, as esockd's acceptor starts each connection under
+ * its supervisor. No process holds the lock meanwhile: it is released when the
+ * session is registered, or here when it could not start. False, having done nothing,
+ * when the id is held or known anywhere: the caller then opens it from a process
+ * (openSession), which may have to take a session over.
+ */
+export function openNewSession(via: Ctx, ctx: BrokerContext, attach: Attach, failed: (err: unknown) => void): boolean {
+  const id = attach.info.clientId;
+  if (ctx.sessions.has(id)) return false;
+  if (ctx.members.size > 0 && homeOf(id, [ctx.node, ...ctx.members]) !== ctx.node) return false;
+  if (!ctx.registry.tryClaimNew(id)) return false;
+  startSession(via, ctx, attach).then(
+    (pid) => {
+      registerSession(via, id, pid, registryWill(attach.info, attach.info.will), ctx.node, attach.transport);
+      ctx.metrics.connects++;
+    },
+    (err: unknown) => {
+      via.cast(REGISTRY, ['release', id, undefined]);
+      failed(err);
+    },
+  );
+  return true;
+}
+
 /** Open the session for `attach` from process `self`; the session actor then owns the socket. */
 export async function openSession(self: Self, ctx: BrokerContext, attach: Attach): Promise<Opened> {
   const id = attach.info.clientId;

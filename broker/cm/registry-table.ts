@@ -38,13 +38,20 @@ export class RegistryTable {
 
   /**
    * Take `id`'s free lock for `pid` here: its current entry (undefined if none), or
-   * 'busy' when the registry must be asked (held, or a will waits). The caller then
-   * casts `held` to the registry so that the lock is freed if it dies.
+   * 'busy' when the registry must be asked (held, or a will waits). A holder process
+   * then casts `held` to the registry so that the lock is freed if it dies.
    */
-  tryClaim(id: string, pid: Pid): Registration | undefined | 'busy' {
+  tryClaim(id: string, pid: Pid | undefined): Registration | undefined | 'busy' {
     if (this.locks.has(id) || this.wills.has(id)) return 'busy';
     this.locks.set(id, { pid, monitor: undefined, waiters: [] });
     return this.entries.get(id);
+  }
+
+  /** As tryClaim, for an id that nobody holds or held (no entry): true if its lock is now taken, for no process. */
+  tryClaimNew(id: string): boolean {
+    if (this.entries.has(id) || this.locks.has(id) || this.wills.has(id)) return false;
+    this.locks.set(id, { pid: undefined, monitor: undefined, waiters: [] });
+    return true;
   }
 
   /** A new registry starts empty, as the old one's locks were guarded by its monitors (and its will timers ended with it). */

@@ -2,13 +2,14 @@
  * A new connection until it has a session: read the CONNECT (within idle_timeout),
  * check it, authenticate, then open the session (cm/open-session.ts: take over or
  * discard the id's session anywhere in the cluster, or start one), which then owns the
- * socket. Only the last step runs as a (short-lived) process per connection.
+ * socket. Only a CONNECT whose client id is held or known somewhere gets a short-lived
+ * process for that; a new id's session is started straight away (openNewSession).
  */
 import { randomBytes } from 'node:crypto';
 import { generate, type Packet } from 'mqtt-packet';
 import { logger, ExitError, type Ctx, type Self } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
-import { openSession } from '../cm/open-session.js';
+import { openNewSession, openSession } from '../cm/open-session.js';
 import { RC_BAD_USER_NAME_OR_PASSWORD, RC_SERVER_BUSY, RC_MALFORMED_PACKET, RC_NOT_AUTHORIZED, RC_PACKET_TOO_LARGE, RC_UNSUPPORTED_PROTOCOL_VERSION } from '../mqtt/reason-codes.js';
 import { decodeFast } from '../mqtt/publish-codec.js';
 import type { Attach } from '../session/session-state.js';
@@ -40,8 +41,9 @@ function splitConnect(max: number): (buf: Buffer) => number | 'more' {
 
 /**
  * Take a new connection: wait for its CONNECT (within idle_timeout, see
- * connect-wait.ts), check it and authenticate, all without a process; only an accepted
- * CONNECT gets one, to open the session (which waits on the registry and session_sup).
+ * connect-wait.ts), check it and authenticate, all without a process; an accepted
+ * CONNECT whose id is not new gets one, to open the session (it may wait for the id's
+ * lock and take a session over).
  */
 export function accept(ctx: BrokerContext, waits: ConnectWaits, spawner: Ctx, transport: Transport): void {
   const max = ctx.cfg.mqtt.max_packet_size;
@@ -76,24 +78,28 @@ export function accept(ctx: BrokerContext, waits: ConnectWaits, spawner: Ctx, tr
     if (auth !== 'ok') {
       return refuse(ctx, transport, version, auth === 'bad_credentials' ? RC_BAD_USER_NAME_OR_PASSWORD : RC_NOT_AUTHORIZED, auth, v.info.clientId);
     }
-    spawner.spawn(opener(ctx, { info: v.info, transport, rest }, version));
+    const attach: Attach = { info: v.info, transport, rest };
+    if (!openNewSession(spawner, ctx, attach, (err) => openFailed(ctx, attach, version, err))) spawner.spawn(opener(ctx, attach, version));
   });
 }
 
 /** The process body that opens the session of an accepted CONNECT; it ends once the session owns the socket. */
 function opener(ctx: BrokerContext, attach: Attach, version: number): (self: Self) => Promise<void> {
   return async (self) => {
-    const transport = attach.transport;
     // A socket that closes meanwhile is the session's to notice: it owns the transport next.
     try {
       await openSession(self, ctx, attach);
     } catch (err) {
-      // The id's lock was held too long, or the hand-over failed: the client may retry.
-      log.warn('open_session_failed', { client: attach.info.clientId, error: err instanceof ExitError ? String(err.reason) : String(err) });
-      return refuse(ctx, transport, version, RC_SERVER_BUSY, 'open_session_failed', attach.info.clientId);
+      return openFailed(ctx, attach, version, err);
     }
     ctx.metrics.connects++;
   };
+}
+
+/** The id's lock was held too long, or the hand-over failed: the client may retry. */
+function openFailed(ctx: BrokerContext, attach: Attach, version: number, err: unknown): void {
+  log.warn('open_session_failed', { client: attach.info.clientId, error: err instanceof ExitError ? String(err.reason) : String(err) });
+  refuse(ctx, attach.transport, version, RC_SERVER_BUSY, 'open_session_failed', attach.info.clientId);
 }
 
 /** The protocol level byte of a CONNECT at the head of `buf`, if that much has arrived. */
