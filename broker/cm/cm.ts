@@ -13,21 +13,29 @@ import type { Will } from '../connection/connect.js';
 import { registryNodes } from './home.js';
 import type { Registration } from './registry.js';
 
+type RegisterArgs = [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport];
+
 export interface CmProtocol {
   calls: {
+    /**
+     * `pid` holds `clientId` on this node now and owns `transport` (a new session, or a
+     * takeover): record both, and tell the registry — the node whose lock the
+     * connection holds (`claimedAt`) gets the release with the entry, the other
+     * registry nodes the entry alone. A call from an opener process: the registry
+     * monitors it as the lock's holder, so it must outlive the release sent from here
+     * (its exit would free the lock before the entry is there, and a connection
+     * waiting for the id would not find the session to take over).
+     */
+    register: { args: RegisterArgs; reply: 'ok' };
     /** Clients connected now: the sockets handed to session actors and still open. */
     connected: { args: []; reply: number };
   };
   casts: {
     /**
-     * `pid` holds `clientId` on this node now and owns `transport` (a new session, or a
-     * takeover): record both, and tell the registry — the node whose lock the
-     * connection holds (`claimedAt`) gets the release with the entry, the other
-     * registry nodes the entry alone. A cast (EMQX's channel registers itself the same
-     * way): the opener has nothing to wait for, as the next connection with the id
-     * waits for the lock, released only from here.
+     * The same as a cast, for a lock that no process holds (a new id opened by the
+     * listener, open-session.ts): nothing waits for it, as EMQX's channel registers itself.
      */
-    register: { args: [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport] };
+    register: { args: RegisterArgs };
     /** The session's will changed (a normal DISCONNECT clears it): tell its home. */
     will: { args: [clientId: string, pid: Pid, will: Will | undefined] };
     /** The members changed: register every local session with its (new) home. */
@@ -65,8 +73,11 @@ interface State {
 export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   init: (ctx) => genServer.ok({ ctx, held: new Map(), watched: new Map() }),
 
-  handleCall(req, _from, s) {
+  handleCall(req, _from, s, self) {
     switch (req[0]) {
+      case 'register':
+        register(s, req, self);
+        return genServer.reply('ok' as const, s);
       case 'connected': {
         let n = 0;
         for (const w of s.watched.values()) for (const t of w.sockets) if (!t.closed) n++;
@@ -77,25 +88,9 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
 
   handleCast(msg, s, self) {
     switch (msg[0]) {
-      case 'register': {
-        const [, clientId, pid, will, claimedAt, transport] = msg;
-        s.ctx.sessions.set(clientId, pid);
-        const w = s.watched.get(pid.key);
-        if (w === undefined) {
-          self.monitor(pid);
-          s.watched.set(pid.key, { id: clientId, sockets: [transport] });
-        } else {
-          w.id = clientId;
-          w.sockets = [...w.sockets.filter((x) => !x.closed), transport];
-        }
-        const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
-        const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
-        self.cast(['cm_registry', claimedAt], ['release', clientId, reg]);
-        for (const n of at) if (n !== claimedAt) self.cast(['cm_registry', n], ['register', clientId, reg]);
-        // A lock taken at a node no longer among them (members changed meanwhile) holds the entry too.
-        s.held.set(clientId, { reg, homes: at.includes(claimedAt) ? at : [...at, claimedAt] });
+      case 'register':
+        register(s, msg, self);
         return genServer.noreply(s);
-      }
       case 'will': {
         const [, id, pid, will] = msg;
         const h = s.held.get(id);
@@ -128,6 +123,24 @@ export const cmServer: GenServer<CmProtocol, State, BrokerContext> = {
   },
 };
 
+function register(s: State, [, clientId, pid, will, claimedAt, transport]: readonly ['register', ...RegisterArgs], self: Ctx): void {
+  s.ctx.sessions.set(clientId, pid);
+  const w = s.watched.get(pid.key);
+  if (w === undefined) {
+    self.monitor(pid);
+    s.watched.set(pid.key, { id: clientId, sockets: [transport] });
+  } else {
+    w.id = clientId;
+    w.sockets = [...w.sockets.filter((x) => !x.closed), transport];
+  }
+  const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
+  const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
+  self.cast(['cm_registry', claimedAt], ['release', clientId, reg]);
+  for (const n of at) if (n !== claimedAt) self.cast(['cm_registry', n], ['register', clientId, reg]);
+  // A lock taken at a node no longer among them (members changed meanwhile) holds the entry too.
+  s.held.set(clientId, { reg, homes: at.includes(claimedAt) ? at : [...at, claimedAt] });
+}
+
 /** Register `id` at its registry nodes now, and take it back from those no longer among them. */
 function registerAtHomes(s: State, id: string, h: Held, self: Ctx): void {
   const at = registryNodes(id, [s.ctx.node, ...s.ctx.members], s.ctx.node);
@@ -137,6 +150,10 @@ function registerAtHomes(s: State, id: string, h: Held, self: Ctx): void {
 }
 
 export const connectedCount = (via: Ctx): Promise<number> => via.call(CM, ['connected'], 5_000) as Promise<number>;
-export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): void =>
+/** Register a session from the process holding the id's lock (see the `register` call). */
+export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): Promise<unknown> =>
+  via.call(CM, ['register', clientId, pid, will, claimedAt, transport], Infinity);
+/** Register a session whose id's lock no process holds (see the `register` cast). */
+export const registerNewSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): void =>
   via.cast(CM, ['register', clientId, pid, will, claimedAt, transport]);
 export const willChanged = (via: Ctx, clientId: string, will: Will | undefined): void => via.cast(CM, ['will', clientId, via.self, will]);

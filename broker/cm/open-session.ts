@@ -9,7 +9,7 @@ import { registryWill } from '../session/session-connection.js';
 import { TAKEOVER_TIMEOUT_MS, type Attach } from '../session/session-state.js';
 import type { Pending, SessionSnapshot } from '../session/session.js';
 import { startSession } from '../session/session-sup.js';
-import { registerSession } from './cm.js';
+import { registerNewSession, registerSession } from './cm.js';
 import { homeOf } from './home.js';
 import { REGISTRY, type ClaimReply, type Registration } from './registry.js';
 
@@ -39,7 +39,7 @@ export function openNewSession(via: Ctx, ctx: BrokerContext, attach: Attach, fai
   if (!ctx.registry.tryClaimNew(id)) return false;
   startSession(via, ctx, attach).then(
     (pid) => {
-      registerSession(via, id, pid, registryWill(attach.info, attach.info.will), ctx.node, attach.transport);
+      registerNewSession(via, id, pid, registryWill(attach.info, attach.info.will), ctx.node, attach.transport);
       ctx.metrics.connects++;
     },
     (err: unknown) => {
@@ -57,8 +57,8 @@ export async function openSession(self: Self, ctx: BrokerContext, attach: Attach
   let released = false;
   try {
     const opened = await takeOrStart(self, ctx, attach, existing);
-    registerSession(self, id, opened.pid, registryWill(attach.info, attach.info.will), home, attach.transport);
-    released = true; // cm releases the lock once it has registered the session
+    await registerSession(self, id, opened.pid, registryWill(attach.info, attach.info.will), home, attach.transport);
+    released = true; // registering released the lock
     return opened;
   } finally {
     if (!released) self.cast(['cm_registry', home], ['release', id, undefined]);
