@@ -1,11 +1,15 @@
 /**
  * The client-id registry's tables on one node, held in the broker context as ETS tables
  * are by their owner: cm_registry writes them, with one exception. A connection whose
- * id's home is this node takes the id's lock itself when it is free (`tryClaim`), the
- * way EMQX's channel takes its lock in a local table, rather than one round trip to
- * the registry per new client id; it then tells the registry, which monitors it as it
- * monitors every holder. A lock that someone holds, or an id whose dead node's will is
- * waiting, still goes through the registry's `claim` call (it queues, and cancels the will).
+ * id's home is this node takes the id's lock itself when it is free (a write to this
+ * node's table, as any Erlang process may write a public ETS table), rather than
+ * making one round trip to the registry:
+ * - an opener process (`tryClaim`), which then tells the registry to monitor it, as it
+ *   monitors every holder;
+ * - for an id the cluster does not know, the listener (`tryClaimNew`): no process holds
+ *   that lock, and the session's registration releases it.
+ * A lock that someone holds, or an id whose dead node's will is waiting, still goes
+ * through the registry's `claim` call (it queues, and cancels the will).
  */
 import type { From, NodeName, Pid, Ref } from '../../runtime/index.js';
 import type { Message } from '../mqtt/message.js';
