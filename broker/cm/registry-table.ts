@@ -53,9 +53,7 @@ export class RegistryTable {
 
   /** As tryClaim, for an id that nobody holds or held (no entry): true if its lock is now taken, for no process. */
   tryClaimNew(id: string): boolean {
-    if (this.entries.has(id) || this.locks.has(id) || this.wills.has(id)) return false;
-    this.locks.set(id, { pid: undefined, monitor: undefined, waiters: [] });
-    return true;
+    return !this.entries.has(id) && this.tryClaim(id, undefined) !== 'busy';
   }
 
   /** A new registry starts empty, as the old one's locks were guarded by its monitors (and its will timers ended with it). */

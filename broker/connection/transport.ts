@@ -95,7 +95,7 @@ export class TcpTransport implements Transport {
     socket.on('close', onSocketClose);
   }
 
-  /** The socket's events, from the shared listeners below (not part of Transport). */
+  /** The socket's events, from the shared listeners above (not part of Transport). */
   socketData(c: Buffer): void {
     this.receiver.data(this, c);
   }
