@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { hasBinary } from './report.js';
 import { freePort } from './ports.js';
 
-export type Impl = 'beamq' | 'mosquitto' | 'aedes';
+export type Impl = 'beamq' | 'mosquitto' | 'aedes' | 'node-floor';
 
 /** Limits set the same on every broker, so that none wins by a bigger window or queue. */
 export interface BrokerLimits {
@@ -77,8 +77,8 @@ export function benchFile(name: string): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), name);
 }
 
-async function startNodeBroker(impl: 'beamq' | 'aedes', limits: BrokerLimits): Promise<RunningBroker> {
-  const extra = (process.env[`MQTT_BENCH_${impl.toUpperCase()}_NODE_ARGS`] ?? '').split(' ').filter((s) => s !== '');
+async function startNodeBroker(impl: Exclude<Impl, 'mosquitto'>, limits: BrokerLimits): Promise<RunningBroker> {
+  const extra = (process.env[`MQTT_BENCH_${impl.toUpperCase().replace('-', '_')}_NODE_ARGS`] ?? '').split(' ').filter((s) => s !== '');
   const env = {
     ...process.env,
     BEAMQ_LOG_LEVEL: process.env['BEAMQ_LOG_LEVEL'] ?? 'error',

@@ -13,6 +13,11 @@
  *   storm_total_ms              compiling the connect path: see mqtt-conns.ts)
  *   idle_conn_bytes           broker RSS growth per idle connection, at 10 000 connections
  *
+ * The storm and memory scenarios also run `node-floor` (mqtt-broker-host.ts): a Node
+ * server that only answers CONNECT, SUBSCRIBE and PINGREQ, the most a broker on
+ * node:net can do here. `beamq/node-floor` says how much of that beamq reaches (it can
+ * not pass 1; mosquitto, in C, can).
+ *
  * Sizes come from MQTT_BENCH_* variables (defaults in `config()`); MQTT_BENCH_BROKERS
  * and MQTT_BENCH_SCENARIOS pick a subset; MQTT_BENCH_REPEAT=n runs each n times and
  * reports the best (on a machine shared with other work). The memory scenario needs ~10 000 file
@@ -55,8 +60,8 @@ function config(): { load: LoadConfig; limits: BrokerLimits } {
 
 export async function benchMqtt(): Promise<void> {
   const { load, limits } = config();
-  const impls = (process.env['MQTT_BENCH_BROKERS'] ?? 'beamq,mosquitto,aedes').split(',').filter((s): s is Impl => {
-    if (s !== 'beamq' && s !== 'mosquitto' && s !== 'aedes') throw new Error(`MQTT_BENCH_BROKERS: unknown broker ${s}`);
+  const impls = (process.env['MQTT_BENCH_BROKERS'] ?? 'beamq,mosquitto,aedes,node-floor').split(',').filter((s): s is Impl => {
+    if (s !== 'beamq' && s !== 'mosquitto' && s !== 'aedes' && s !== 'node-floor') throw new Error(`MQTT_BENCH_BROKERS: unknown broker ${s}`);
     if (available(s)) return true;
     note(`${s} is not installed (apt-get install mosquitto): skipped`);
     return false;
@@ -72,6 +77,7 @@ export async function benchMqtt(): Promise<void> {
       const runs = new Map<Impl, LoadFigure[][]>();
       for (let r = 0; r < repeat; r++) {
         for (const impl of impls) {
+          if (impl === 'node-floor' && !FLOOR_SCENARIOS.has(sc)) continue;
           note(`mqtt ${sc}: ${impl}${repeat > 1 ? ` (run ${r + 1}/${repeat})` : ''}`);
           const b = await startBroker(impl, limits);
           try {
@@ -98,6 +104,9 @@ export async function benchMqtt(): Promise<void> {
   }
 }
 
+/** Where `node-floor` means something: it routes nothing, so only connections are measured. */
+const FLOOR_SCENARIOS: ReadonlySet<Scenario> = new Set(['storm', 'memory']);
+
 /**
  * Per figure, the best of the runs (the one least disturbed by other work on the
  * machine), with every run's value and whether every run was clean.
@@ -113,14 +122,14 @@ function bestOf(rs: LoadFigure[][]): LoadFigure[] {
 
 function emitFigure(impl: Impl, f: LoadFigure, limits: BrokerLimits): void {
   const { figure, value, unit, better: _better, ...extra } = f;
-  emit({ bench: 'mqtt', figure, impl, value, unit, ok: f.lost === 0 && f.dup === 0, ...extra, ...(impl === 'aedes' ? {} : { inflight: limits.inflight }) });
+  emit({ bench: 'mqtt', figure, impl, value, unit, ok: f.lost === 0 && f.dup === 0, ...extra, ...(impl === 'aedes' || impl === 'node-floor' ? {} : { inflight: limits.inflight }) });
 }
 
 /** beamq against each reference, per figure; inverted for lower-is-better figures. */
 function emitRatios(results: Map<Impl, LoadFigure[]>): void {
   const ours = results.get('beamq');
   if (ours === undefined) return;
-  for (const ref of ['mosquitto', 'aedes'] as const) {
+  for (const ref of ['mosquitto', 'aedes', 'node-floor'] as const) {
     const theirs = results.get(ref);
     if (theirs === undefined) continue;
     for (const f of ours) {
@@ -141,7 +150,7 @@ function emitRatios(results: Map<Impl, LoadFigure[]>): void {
 
 /** Run `scenario` from a fresh load process; it may ask us to sample the broker's RSS. */
 function runLoad(scenario: Scenario, b: RunningBroker, cfg: LoadConfig): Promise<LoadFigure[]> {
-  const c = forkTracked(benchFile('mqtt-load.js'), [], ['--max-semi-space-size=32']);
+  const c = forkTracked(benchFile('mqtt-load.js'), [], ['--max-semi-space-size=32', ...(process.env['MQTT_BENCH_LOAD_NODE_ARGS'] ?? '').split(' ').filter((s) => s !== '')]);
   return new Promise<LoadFigure[]>((resolve, reject) => {
     const timer = setTimeout(() => {
       c.kill('SIGKILL');
