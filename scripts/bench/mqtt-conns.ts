@@ -3,8 +3,10 @@
  * subscribe storm (each client subscribes its own wildcard filter, as emqtt-bench's
  * `t/mqttx/+/%i/sub/+/#`), and the broker's memory per idle connection.
  */
+import net from 'node:net';
 import { BenchClient } from './mqtt-client.js';
 import { connectMany, cpuMeter, measureBroker, sleep, type LoadConfig, type LoadFigure, type Target } from './mqtt-common.js';
+import { floorConnection } from './mqtt-floor.js';
 
 /**
  * `stormClients` clients connect and subscribe, `stormConcurrency` handshakes at a
@@ -16,10 +18,13 @@ import { connectMany, cpuMeter, measureBroker, sleep, type LoadConfig, type Load
  * thousand calls, so during the first storm about 120 functions of the connect path
  * were still being compiled for the first time (a fifth of the broker's CPU, on a
  * 2-vCPU box where the compiler thread competes with the load); the second is the
- * broker's steady state. mosquitto is faster on the second round too, by less: the
- * load process (a fresh Node process per scenario) warms up as well.
+ * broker's steady state. The load process (a fresh Node process per scenario) warms
+ * its own client code first, against a server of its own that only answers
+ * (mqtt-floor.ts): cold, it had made every broker's first storm slower, mosquitto's
+ * by a fifth, and so flattered the slower brokers.
  */
 export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[]> {
+  await warmClient(cfg);
   const warm = await stormRound(t, cfg, cfg.stormWarmup, 'bench-storm-warm-', 'warm');
   for (const c of warm.clients) c.close();
   await sleep(cfg.warmupMs);
@@ -27,6 +32,22 @@ export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[
   await sleep(cfg.warmupMs);
   const steady = await timedStorm(t, cfg, cfg.stormWarmup + cfg.stormClients, 'storm', 'bench-storm-', '');
   return [...first, ...steady];
+}
+
+/** `3 × stormWarmup` clients connect and subscribe to a floor server in this process, then leave. */
+async function warmClient(cfg: LoadConfig): Promise<void> {
+  const server = net.createServer({ noDelay: true }, floorConnection);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
+  });
+  try {
+    const r = await stormRound({ port, brokerPid: process.pid }, cfg, 3 * cfg.stormWarmup, 'load-warm-', 'lw');
+    for (const c of r.clients) c.close();
+    if (r.failed + r.refused + r.lostConns > 0) throw new Error(`load warm-up: ${r.firstError ?? 'a client was refused or lost'}`);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 /** One timed storm after `before` clients came and went: its rate and duration, with the lost/dup check; its clients leave after. */
