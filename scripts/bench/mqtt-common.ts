@@ -22,6 +22,8 @@ export interface LoadConfig {
   readonly latencyRate: number;
   readonly stormClients: number;
   readonly stormConcurrency: number;
+  /** Load threads the storm's clients are shared by (mqtt-storm-thread.ts). */
+  readonly stormThreads: number;
   /** Clients that connect, subscribe and leave before the storm is timed. */
   readonly stormWarmup: number;
   readonly idleClients: number;

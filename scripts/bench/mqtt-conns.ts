@@ -3,10 +3,9 @@
  * subscribe storm (each client subscribes its own wildcard filter, as emqtt-bench's
  * `t/mqttx/+/%i/sub/+/#`), and the broker's memory per idle connection.
  */
-import net from 'node:net';
-import { BenchClient } from './mqtt-client.js';
+import { Worker } from 'node:worker_threads';
 import { connectMany, cpuMeter, measureBroker, sleep, type LoadConfig, type LoadFigure, type Target } from './mqtt-common.js';
-import { floorConnection } from './mqtt-floor.js';
+import type { StormCmd, StormReply, StormTally } from './mqtt-storm-thread.js';
 
 /**
  * `stormClients` clients connect and subscribe, `stormConcurrency` handshakes at a
@@ -21,86 +20,106 @@ import { floorConnection } from './mqtt-floor.js';
  * broker's steady state. The load process (a fresh Node process per scenario) warms
  * its own client code first, against a server of its own that only answers
  * (mqtt-floor.ts): cold, it had made every broker's first storm slower, mosquitto's
- * by a fifth, and so flattered the slower brokers.
+ * by a fifth, and so flattered the slower brokers. The clients are shared by
+ * `stormThreads` load threads (mqtt-storm-thread.ts): one thread ran at a full core
+ * and capped mosquitto's storm and the floor's.
  */
 export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[]> {
-  await warmClient(cfg);
-  const warm = await stormRound(t, cfg, cfg.stormWarmup, 'bench-storm-warm-', 'warm');
-  for (const c of warm.clients) c.close();
-  await sleep(cfg.warmupMs);
-  const first = await timedStorm(t, cfg, cfg.stormWarmup, 'storm_first', 'bench-storm-first-', 'first');
-  await sleep(cfg.warmupMs);
-  const steady = await timedStorm(t, cfg, cfg.stormWarmup + cfg.stormClients, 'storm', 'bench-storm-', '');
-  return [...first, ...steady];
-}
-
-/** `3 × stormWarmup` clients connect and subscribe to a floor server in this process, then leave. */
-async function warmClient(cfg: LoadConfig): Promise<void> {
-  const server = net.createServer({ noDelay: true }, floorConnection);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
-  });
+  const threads = await StormThreads.start(cfg.stormThreads);
   try {
-    const r = await stormRound({ port, brokerPid: process.pid }, cfg, 3 * cfg.stormWarmup, 'load-warm-', 'lw');
-    for (const c of r.clients) c.close();
-    if (r.failed + r.refused + r.lostConns > 0) throw new Error(`load warm-up: ${r.firstError ?? 'a client was refused or lost'}`);
+    await threads.all(() => ({ t: 'warm', n: 3 * cfg.stormWarmup, concurrency: Math.ceil(cfg.stormConcurrency / threads.size), stallMs: cfg.stallMs }));
+    await threads.round(t, cfg, cfg.stormWarmup, 'bench-storm-warm-', 'warm');
+    await threads.all(() => ({ t: 'close' }));
+    await sleep(cfg.warmupMs);
+    const first = await timedStorm(threads, t, cfg, cfg.stormWarmup, 'storm_first', 'bench-storm-first-', 'first');
+    await sleep(cfg.warmupMs);
+    const steady = await timedStorm(threads, t, cfg, cfg.stormWarmup + cfg.stormClients, 'storm', 'bench-storm-', '');
+    return [...first, ...steady];
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await threads.stop();
   }
 }
 
 /** One timed storm after `before` clients came and went: its rate and duration, with the lost/dup check; its clients leave after. */
-async function timedStorm(t: Target, cfg: LoadConfig, before: number, name: string, idPrefix: string, tag: string): Promise<LoadFigure[]> {
+async function timedStorm(threads: StormThreads, t: Target, cfg: LoadConfig, before: number, name: string, idPrefix: string, tag: string): Promise<LoadFigure[]> {
   const N = cfg.stormClients;
   const t0 = performance.now();
   const m = cpuMeter(t.brokerPid);
-  const r = await stormRound(t, cfg, N, idPrefix, tag);
+  const r = await threads.round(t, cfg, N, idPrefix, tag);
   const s = (performance.now() - t0) / 1000;
   const cpu = m.stop();
-  // Exactly one CONNACK and one SUBACK each (the client's per-type packet counts).
-  let dup = 0;
-  for (const c of r.clients) dup += Math.max(0, c.received[2]! - 1) + Math.max(0, c.received[9]! - 1);
+  await threads.all(() => ({ t: 'close' }));
   const lost = r.failed + r.refused + r.lostConns;
-  for (const c of r.clients) c.close();
-  const common = { lost, dup, clients: N, concurrency: cfg.stormConcurrency, warmup_clients: before, ...cpu, ...(r.firstError === undefined ? {} : { first_error: r.firstError }) };
+  const common = {
+    lost,
+    dup: r.dup,
+    clients: N,
+    concurrency: cfg.stormConcurrency,
+    load_threads: threads.size,
+    warmup_clients: before,
+    ...cpu,
+    ...(r.firstError === undefined ? {} : { first_error: r.firstError }),
+  };
   return [
     { figure: `${name}_conn_sub_per_s`, value: N / s, unit: 'conn+sub/s', better: 'higher', ...common },
     { figure: `${name}_total_ms`, value: s * 1000, unit: 'ms', better: 'lower', ...common },
   ];
 }
 
-interface StormRound {
-  readonly clients: BenchClient[];
-  readonly failed: number;
-  readonly refused: number;
-  readonly lostConns: number;
-  readonly firstError: string | undefined;
-}
+/** The storm's load threads (mqtt-storm-thread.ts); each command goes to all and is answered by all. */
+class StormThreads {
+  private constructor(private readonly workers: Worker[]) {}
 
-/** `n` clients connect and subscribe `t/mqttx/+/<tag><i>/sub/+/#`, `stormConcurrency` at a time. */
-async function stormRound(t: Target, cfg: LoadConfig, n: number, idPrefix: string, tag: string): Promise<StormRound> {
-  const r = { clients: [] as BenchClient[], failed: 0, refused: 0, lostConns: 0, firstError: undefined as string | undefined };
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      let c: BenchClient;
-      try {
-        c = await BenchClient.connect({ port: t.port, clientId: `${idPrefix}${i}`, keepaliveS: 60, onLost: () => r.lostConns++ });
-      } catch (err) {
-        // A refused or dropped connection is a lost one; the storm goes on.
-        r.failed++;
-        r.firstError ??= err instanceof Error ? err.message : String(err);
-        continue;
-      }
-      r.clients.push(c);
-      const granted = await Promise.race([c.subscribe(`t/mqttx/+/${tag}${i}/sub/+/#`, 1), sleep(cfg.stallMs).then(() => [0x80])]);
-      if (granted.length !== 1 || granted[0]! >= 0x80) r.refused++;
+  static async start(n: number): Promise<StormThreads> {
+    const ws = Array.from({ length: Math.max(1, n) }, () => new Worker(new URL('./mqtt-storm-thread.js', import.meta.url)));
+    await Promise.all(ws.map((w) => new Promise((resolve, reject) => w.once('online', resolve).once('error', reject))));
+    return new StormThreads(ws);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Send each thread its command (by index) and wait for every reply; a thread's failure fails the call. */
+  all(cmd: (k: number) => StormCmd): Promise<StormReply[]> {
+    return Promise.all(
+      this.workers.map(
+        (w, k) =>
+          new Promise<StormReply>((resolve, reject) => {
+            const onError = (err: Error): void => reject(err);
+            w.once('error', onError);
+            w.once('message', (m: StormReply) => {
+              w.off('error', onError);
+              if (m.t === 'failed') reject(new Error(m.error));
+              else resolve(m);
+            });
+            w.postMessage(cmd(k));
+          }),
+      ),
+    );
+  }
+
+  /** `n` clients over the threads, each a contiguous block of ids and its share of the concurrency; their tallies summed. */
+  async round(t: Target, cfg: LoadConfig, n: number, idPrefix: string, tag: string): Promise<StormTally> {
+    const k = this.workers.length;
+    const per = Math.ceil(n / k);
+    const concurrency = Math.max(1, Math.ceil(cfg.stormConcurrency / k));
+    const replies = await this.all((i) => ({ t: 'round', port: t.port, idPrefix, tag, from: i * per, to: Math.min(n, (i + 1) * per), concurrency, stallMs: cfg.stallMs }));
+    const sum = { failed: 0, refused: 0, lostConns: 0, dup: 0, firstError: undefined as string | undefined };
+    for (const r of replies) {
+      if (r.t !== 'round') continue;
+      sum.failed += r.failed;
+      sum.refused += r.refused;
+      sum.lostConns += r.lostConns;
+      sum.dup += r.dup;
+      sum.firstError ??= r.firstError;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, cfg.stormConcurrency) }, worker));
-  return r;
+    return sum;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
 }
 
 /**

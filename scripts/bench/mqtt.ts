@@ -24,6 +24,7 @@
  * descriptors in the broker and in the load process each: `ulimit -n` of 20 000 or
  * more (fewer and the bench says which connect failed).
  */
+import os from 'node:os';
 import { available, benchFile, forkTracked, killAll, rssBytes, startBroker, type BrokerLimits, type Impl, type RunningBroker } from './mqtt-brokers.js';
 import { SCENARIOS, type LoadConfig, type LoadFigure, type LoadMsg, type Scenario } from './mqtt-common.js';
 import { emit, note } from './report.js';
@@ -47,6 +48,7 @@ function config(): { load: LoadConfig; limits: BrokerLimits } {
       latencyRate: env('LATENCY_RATE', 5_000),
       stormClients: env('STORM_CLIENTS', 5000),
       stormConcurrency: env('STORM_CONCURRENCY', 100),
+      stormThreads: env('STORM_THREADS', Math.min(2, os.availableParallelism())),
       stormWarmup: env('STORM_WARMUP', 1000),
       idleClients: env('IDLE_CLIENTS', 10_000),
       stallMs: env('STALL_MS', 3000),
