@@ -1,8 +1,9 @@
 /**
  * A Node broker under test, alone in this OS process (forked by mqtt-brokers.ts with
- * --expose-gc): `beamq` (a fresh node with the broker), `aedes`, or `node-floor` (see
- * floorServer), listening on a free loopback port. IPC: sends {t:'ready', port}; answers {t:'gc'} with {t:'gc_done'}
- * (so memory is sampled after a full collection); {t:'stop'} or a lost parent ends it.
+ * --expose-gc): `beamq` (a fresh node with the broker), `aedes`, or `node-floor` (a
+ * server that only answers: mqtt-floor.ts), listening on a free loopback port. IPC:
+ * sends {t:'ready', port}; answers {t:'gc'} with {t:'gc_done'} (so memory is sampled
+ * after a full collection); {t:'stop'} or a lost parent ends it.
  */
 import net from 'node:net';
 import { Aedes } from 'aedes';
