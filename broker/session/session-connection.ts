@@ -13,7 +13,7 @@ import { Keepalive } from '../connection/keepalive.js';
 import { encodeFast } from '../mqtt/publish-codec.js';
 import { RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
-import { subscribe, unsubscribe } from '../routing/broker.js';
+import { subscribe, unsubscribe, type SubscribeRequest } from '../routing/broker.js';
 import { willChanged } from '../cm/cm.js';
 import { armKeepalive, armTimer, cancelTimer, ensureRetry, type Attach, type State } from './session-state.js';
 import { pendingOf } from './takeover.js';
@@ -140,10 +140,13 @@ async function runBroker(s: State, a: Extract<Action, { t: 'subscribe' | 'unsubs
     if (s.channel !== undefined) run(s, s.channel.unsubscribed(a.packetId, a.filters), self);
     return;
   }
-  const ok = a.items.filter((it) => it.rc === undefined);
-  const granted = ok.length === 0 ? [] : await subscribe(self, s.info.clientId, ok.map((it) => ({ raw: it.raw, filter: it.filter, opts: it.opts })));
+  // Arrays by push, not map/filter (see Channel.subscribe: their kind changes with the maker's tier).
+  const ok: SubscribeRequest[] = [];
+  for (const it of a.items) if (it.rc === undefined) ok.push({ raw: it.raw, filter: it.filter, opts: it.opts });
+  const granted = ok.length === 0 ? [] : await subscribe(self, s.info.clientId, ok);
   let k = 0;
-  const results = a.items.map((it) => it.rc ?? granted[k++]!);
+  const results: number[] = [];
+  for (const it of a.items) results.push(it.rc ?? granted[k++]!);
   if (s.channel === undefined) return;
   run(s, s.channel.subscribed(a.packetId, a.items, results), self);
   sendRetained(s, a.items, results, self);
