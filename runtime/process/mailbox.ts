@@ -34,7 +34,10 @@ export class Mailbox {
     this.head = (this.head + 1) & (buf.length - 1);
     if (--this.len === 0) {
       this.head = 0;
-      if (buf.length > SHRINK_ABOVE) this.buf = NO_BUFFER;
+      // Stored on every emptying, not only on a shrink: a store first reached after
+      // TurboFan compiled the scheduler (the first burst over SHRINK_ABOVE) deoptimized
+      // turn, drain and shift at once.
+      this.buf = buf.length > SHRINK_ABOVE ? NO_BUFFER : buf;
     }
     return m;
   }
