@@ -13,7 +13,7 @@
  *   storm_total_ms              compiling the connect path: see mqtt-conns.ts)
  *   idle_conn_bytes           broker RSS growth per idle connection, at 10 000 connections
  *
- * The storm and memory scenarios also run `node-floor` (mqtt-broker-host.ts): a Node
+ * The storm and memory scenarios also run `node-floor` (mqtt-floor.ts): a Node
  * server that only answers CONNECT, SUBSCRIBE and PINGREQ, the most a broker on
  * node:net can do here. `beamq/node-floor` says how much of that beamq reaches (it can
  * not pass 1; mosquitto, in C, can).
