@@ -11,6 +11,7 @@
  *   storm_first_total_ms        the first such storm after a warm-up of 1000
  *   storm_conn_sub_per_s        the same again once those have left (V8 done
  *   storm_total_ms              compiling the connect path: see mqtt-conns.ts)
+ *   storm[_first]_broker_cpu_us_per_client  the broker's CPU per client in each storm
  *   idle_conn_bytes           broker RSS growth per idle connection, at 10 000 connections
  *
  * The storm and memory scenarios also run `node-floor` (mqtt-floor.ts): a Node
