@@ -9,7 +9,8 @@ import net from 'node:net';
 import { Aedes } from 'aedes';
 import { loadConfig, startBroker } from '../../broker/index.js';
 import { startNode } from '../../runtime/index.js';
-import { floorConnection } from './mqtt-floor.js';
+import { startFloor } from './mqtt-floor.js';
+import { listenLoopback } from './ports.js';
 
 type HostMsg = { readonly t: 'gc' } | { readonly t: 'stop' };
 
@@ -30,10 +31,7 @@ async function start(impl: string): Promise<{ port: number; stop: () => Promise<
   if (impl === 'aedes') {
     const aedes = await Aedes.createBroker();
     const server = net.createServer({ noDelay: true }, aedes.handle);
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
-    });
+    const port = await listenLoopback(server);
     return {
       port,
       stop: () =>
@@ -43,14 +41,7 @@ async function start(impl: string): Promise<{ port: number; stop: () => Promise<
         }),
     };
   }
-  if (impl === 'node-floor') {
-    const server = net.createServer({ noDelay: true }, floorConnection);
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
-    });
-    return { port, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-  }
+  if (impl === 'node-floor') return startFloor();
   throw new Error(`unknown broker ${impl}`);
 }
 

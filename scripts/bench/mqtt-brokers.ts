@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { hasBinary } from './report.js';
 import { freePort } from './ports.js';
 
-export type Impl = 'beamq' | 'mosquitto' | 'aedes' | 'node-floor';
+export const IMPLS = ['beamq', 'mosquitto', 'aedes', 'node-floor'] as const;
+export type Impl = (typeof IMPLS)[number];
+export const isImpl = (s: string): s is Impl => (IMPLS as readonly string[]).includes(s);
 
 /** Limits set the same on every broker, so that none wins by a bigger window or queue. */
 export interface BrokerLimits {

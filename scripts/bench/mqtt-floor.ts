@@ -1,9 +1,17 @@
 /**
- * The `node-floor` server's connection handler: shared by mqtt-broker-host.ts (the
- * reference in the storm and memory scenarios) and the load generator (which warms its
- * own client code against it before a storm is timed).
+ * The `node-floor` server: started by mqtt-broker-host.ts (the reference in the storm
+ * and memory scenarios) and by each storm load thread (which warms its own client code
+ * against it before a storm is timed).
  */
-import type net from 'node:net';
+import net from 'node:net';
+import { listenLoopback } from './ports.js';
+
+/** A floor server on a free loopback port: its port, and how to close it. */
+export async function startFloor(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const server = net.createServer({ noDelay: true }, floorConnection);
+  const port = await listenLoopback(server);
+  return { port, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
 
 /**
  * Not a broker: the least a Node server on node:net can do
@@ -12,7 +20,7 @@ import type net from 'node:net';
  * any Node broker pays before its own work (the accept, Node's Socket and its streams,
  * the kernel's loopback TCP), measured on the same machine in the same run.
  */
-export function floorConnection(socket: net.Socket): void {
+function floorConnection(socket: net.Socket): void {
   let pending: Buffer | undefined;
   socket.on('error', () => undefined); // 'close' follows
   socket.on('data', (chunk: Buffer) => {

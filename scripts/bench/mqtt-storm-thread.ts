@@ -6,11 +6,10 @@
  * part of the clients. The thread keeps the clients of its last round until told to
  * close them.
  */
-import net from 'node:net';
 import { parentPort } from 'node:worker_threads';
 import { BenchClient } from './mqtt-client.js';
 import { sleep } from './mqtt-common.js';
-import { floorConnection } from './mqtt-floor.js';
+import { startFloor } from './mqtt-floor.js';
 
 export type StormCmd =
   /** Warm this thread's client code: `n` clients against a floor server of its own. */
@@ -77,17 +76,13 @@ function closeAll(): void {
 }
 
 async function warm(n: number, concurrency: number, stallMs: number): Promise<void> {
-  const server = net.createServer({ noDelay: true }, floorConnection);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
-  });
+  const floor = await startFloor();
   try {
-    const r = await round(port, 'load-warm-', 'lw', 0, n, concurrency, stallMs);
+    const r = await round(floor.port, 'load-warm-', 'lw', 0, n, concurrency, stallMs);
     closeAll();
     if (r.failed + r.refused + r.lostConns > 0) throw new Error(`load warm-up: ${r.firstError ?? 'a client was refused or lost'}`);
   } finally {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await floor.stop();
   }
 }
 

@@ -26,7 +26,7 @@
  * more (fewer and the bench says which connect failed).
  */
 import os from 'node:os';
-import { available, benchFile, forkTracked, killAll, rssBytes, startBroker, type BrokerLimits, type Impl, type RunningBroker } from './mqtt-brokers.js';
+import { IMPLS, available, isImpl, benchFile, forkTracked, killAll, rssBytes, startBroker, type BrokerLimits, type Impl, type RunningBroker } from './mqtt-brokers.js';
 import { SCENARIOS, type LoadConfig, type LoadFigure, type LoadMsg, type Scenario } from './mqtt-common.js';
 import { emit, note } from './report.js';
 
@@ -63,8 +63,8 @@ function config(): { load: LoadConfig; limits: BrokerLimits } {
 
 export async function benchMqtt(): Promise<void> {
   const { load, limits } = config();
-  const impls = (process.env['MQTT_BENCH_BROKERS'] ?? 'beamq,mosquitto,aedes,node-floor').split(',').filter((s): s is Impl => {
-    if (s !== 'beamq' && s !== 'mosquitto' && s !== 'aedes' && s !== 'node-floor') throw new Error(`MQTT_BENCH_BROKERS: unknown broker ${s}`);
+  const impls = (process.env['MQTT_BENCH_BROKERS'] ?? IMPLS.join(',')).split(',').filter((s): s is Impl => {
+    if (!isImpl(s)) throw new Error(`MQTT_BENCH_BROKERS: unknown broker ${s}`);
     if (available(s)) return true;
     note(`${s} is not installed (apt-get install mosquitto): skipped`);
     return false;

@@ -37,6 +37,17 @@ function tryBind(port: number, host: string): Promise<boolean> {
   });
 }
 
+/**
+ * Listen on a loopback port of the kernel's choosing (fine for a server in this very
+ * process: nothing else can take the port in between); resolves with that port.
+ */
+export function listenLoopback(server: net.Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < ATTEMPTS; i++) {
     const port = next;
