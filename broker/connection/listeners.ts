@@ -1,5 +1,5 @@
 /**
- * The MQTT listeners: TCP (node:net, default 1883) and WebSocket (ws, default 8083,
+ * The MQTT listeners: TCP (libuv's handle, tcp-handle.ts, or node:net; default 1883) and WebSocket (ws, default 8083,
  * path /mqtt, subprotocol mqtt). Each accepted connection is read until its CONNECT (acceptor.ts);
  * stopping the server closes the listening sockets (sessions stop with session_sup).
  */
@@ -11,6 +11,7 @@ import type { BrokerContext } from '../context.js';
 import { parseBind } from '../config.js';
 import { accept as acceptConnection } from './acceptor.js';
 import { ConnectWaits } from './connect-wait.js';
+import { handleBindings, listenHandle } from './tcp-handle.js';
 import { TcpTransport, WsTransport, type Transport } from './transport.js';
 
 const log = logger('broker:listeners');
@@ -50,11 +51,19 @@ export const listenersServer: GenServer<ListenersProtocol, State, BrokerContext>
     const l = ctx.cfg.listeners;
     try {
       if (l.tcp.enable) {
-        const server = net.createServer({ noDelay: true }, (socket) => accept(new TcpTransport(socket)));
         const b = parseBind(l.tcp.bind);
-        ports.tcp = await listen(server, b.host, b.port);
-        closers.push(() => closeServer(server));
-        log.info('listener_started', { proto: 'tcp', host: b.host, port: ports.tcp });
+        const bindings = l.tcp.backend === 'handle' ? handleBindings() : undefined;
+        if (l.tcp.backend === 'handle' && bindings === undefined) log.warn('tcp_handle_unavailable', { using: 'net' });
+        if (bindings !== undefined) {
+          const h = await listenHandle(bindings, b.host, b.port, accept);
+          ports.tcp = h.port;
+          closers.push(h.close);
+        } else {
+          const server = net.createServer({ noDelay: true }, (socket) => accept(new TcpTransport(socket)));
+          ports.tcp = await listen(server, b.host, b.port);
+          closers.push(() => closeServer(server));
+        }
+        log.info('listener_started', { proto: 'tcp', host: b.host, port: ports.tcp, backend: bindings !== undefined ? 'handle' : 'net' });
       }
       if (l.ws.enable) {
         const server = http.createServer((_req, res) => {

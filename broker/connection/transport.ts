@@ -1,8 +1,8 @@
 /**
- * One byte stream to a client, over TCP (node:net) or WebSocket (ws), behind one
- * interface, so the session actor does not care which it owns. TCP writes within one
- * turn are gathered and handed to the socket together, by one microtask for all the
- * sockets written in that turn.
+ * One byte stream to a client, over TCP (libuv's handle, tcp-handle.ts, or node:net)
+ * or WebSocket (ws), behind one interface, so the session actor does not care which it
+ * owns. TCP writes within one turn are gathered and handed to the socket together, by
+ * one microtask for all the sockets written in that turn.
  */
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
@@ -41,7 +41,7 @@ export interface Receiver {
 }
 
 /** A receiver that drops everything (until the first real one). */
-const NOBODY: Receiver = { data: () => undefined, closed: () => undefined, drain: () => undefined };
+export const NOBODY: Receiver = { data: () => undefined, closed: () => undefined, drain: () => undefined };
 
 /** The transport of a socket: the socket's listeners are shared functions, not closures per socket. */
 const OWNER = Symbol('beamq.transport');
@@ -50,15 +50,26 @@ type OwnedSocket = net.Socket & { [OWNER]: TcpTransport };
 const noop = (): void => undefined;
 
 /** Below this many bytes, a turn's packets are copied into one buffer rather than handed over one by one. */
-const COALESCE_MAX = 16 * 1024;
+export const COALESCE_MAX = 16 * 1024;
+
+/** A TCP transport that gathers a turn's writes: `flush` hands them to the kernel. */
+export interface Flushable {
+  flush(): void;
+}
 
 /** Transports written this turn, flushed by one microtask. */
-let dirty: TcpTransport[] = [];
+let dirty: Flushable[] = [];
 const flushAll = (): void => {
   const ts = dirty;
   dirty = [];
   for (const t of ts) t.flush();
 };
+
+/** Flush `t` when the current turn ends (its first write of the turn calls this). */
+export function scheduleFlush(t: Flushable): void {
+  if (dirty.length === 0) queueMicrotask(flushAll);
+  dirty.push(t);
+}
 
 // Listeners of every socket (`this` is the socket), so a connection costs no closures.
 function onSocketData(this: OwnedSocket, c: Buffer): void {
@@ -71,7 +82,8 @@ function onSocketDrain(this: OwnedSocket): void {
   this[OWNER].socketDrained();
 }
 
-export class TcpTransport implements Transport {
+/** A client's TCP stream on node:net (the fallback of tcp-handle.ts, see `listeners.tcp.backend`). */
+export class TcpTransport implements Transport, Flushable {
   readonly kind = 'tcp';
   readonly peer: string;
   readonly peerhost: string;
@@ -114,8 +126,7 @@ export class TcpTransport implements Transport {
     if (this.out === undefined) {
       // Everything written until the current turn ends goes out in one syscall.
       this.out = [b];
-      if (dirty.length === 0) queueMicrotask(flushAll);
-      dirty.push(this);
+      scheduleFlush(this);
     } else this.out.push(b);
     this.outBytes += b.length;
   }

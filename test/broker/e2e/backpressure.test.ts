@@ -39,9 +39,10 @@ async function stuckSubscriber(t: ExecutionContext, b: TestBroker, kind: 'tcp' |
   return { resume: () => ws.resume() };
 }
 
-for (const [kind, qos] of [['tcp', 0], ['tcp', 1], ['ws', 0]] as const) {
-  test(`backpressure: a subscriber that never reads (${kind}, QoS ${qos}) blocks nobody; its queue stays within max_mqueue_len and drops are counted`, async (t) => {
-    const b = await testBroker(t, { mqtt: { max_mqueue_len: 50, socket_high_water: 64 * 1024, max_inflight: 10 } });
+// TCP on libuv's handle (the default) and on node:net (listeners.tcp.backend = net).
+for (const [kind, qos, backend] of [['tcp', 0, 'handle'], ['tcp', 1, 'handle'], ['tcp', 0, 'net'], ['ws', 0, 'handle']] as const) {
+  test(`backpressure: a subscriber that never reads (${kind}${backend === 'net' ? ' on net' : ''}, QoS ${qos}) blocks nobody; its queue stays within max_mqueue_len and drops are counted`, async (t) => {
+    const b = await testBroker(t, { mqtt: { max_mqueue_len: 50, socket_high_water: 64 * 1024, max_inflight: 10 }, listeners: { tcp: { backend } } });
     const stuck = await stuckSubscriber(t, b, kind, qos);
     const reader = (await rawConnected(t, b, { connect: { clientId: 'reader' } })).client;
     await reader.subscribe('bp/t', 0);

@@ -12,9 +12,10 @@ function client(url: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttC
   return withTimeout(mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }), `connect to ${url}`);
 }
 
-for (const [proto, version] of [['mqtt', 4], ['mqtt', 5], ['ws', 4], ['ws', 5]] as const) {
-  test(`e2e: ${proto} v${version} — subscribe, publish QoS 0/1/2, receive in order`, async (t) => {
-    const b = await testBroker(t);
+// TCP on libuv's handle (the default) and on node:net (listeners.tcp.backend = net).
+for (const [proto, version, backend] of [['mqtt', 4, 'handle'], ['mqtt', 5, 'handle'], ['mqtt', 4, 'net'], ['mqtt', 5, 'net'], ['ws', 4, ''], ['ws', 5, '']] as const) {
+  test(`e2e: ${proto}${backend === 'net' ? ' (net backend)' : ''} v${version} — subscribe, publish QoS 0/1/2, receive in order`, async (t) => {
+    const b = await testBroker(t, backend === 'net' ? { listeners: { tcp: { backend } } } : {});
     const url = proto === 'mqtt' ? `mqtt://127.0.0.1:${b.tcp}` : `ws://127.0.0.1:${b.ws}/mqtt`;
     const sub = await client(url, { protocolVersion: version, clientId: `sub-${proto}-${version}` });
     const pub = await client(url, { protocolVersion: version, clientId: `pub-${proto}-${version}` });

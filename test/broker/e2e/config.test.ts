@@ -40,6 +40,7 @@ const invalid: [string, () => unknown, RegExp][] = [
   ['a bad bind', () => loadConfig({ listeners: { tcp: { bind: 'localhost' } } }), /listeners\.tcp\.bind/],
   ['a bad boolean', () => loadConfig({}, { BEAMQ_MQTT__RETAIN_AVAILABLE: 'maybe' }), /mqtt\.retain_available.*true or false/],
   ['a bad strategy', () => loadConfig({ mqtt: { shared_subscription_strategy: 'sticky' } }), /mqtt\.shared_subscription_strategy/],
+  ['a bad tcp backend', () => loadConfig({}, { BEAMQ_LISTENERS__TCP__BACKEND: 'epoll' }), /listeners\.tcp\.backend/],
   ['a bad ws path', () => loadConfig({ listeners: { ws: { path: 'mqtt' } } }), /listeners\.ws\.path/],
 ];
 for (const [what, f, message] of invalid) {

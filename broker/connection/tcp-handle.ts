@@ -1,0 +1,284 @@
+/**
+ * MQTT over TCP on libuv's stream handle itself, without node:net's Socket and its two
+ * streams. A connect storm is mostly that machinery: on this machine a server that only
+ * answers CONNECT and SUBSCRIBE costs ~130 µs of CPU per client over node:net and ~85 µs
+ * on the handle (the rest is the kernel), and an idle connection ~2 KB less. The
+ * handle is what net.Socket itself drives (lib/net.js, stream_base_commons.js): read
+ * callbacks with the byte count in a shared state array, WriteWrap/ShutdownWrap
+ * requests. It comes from `process.binding`, which Node documents as deprecated but
+ * still serves for these modules; `handleBindings()` checks every piece we use and
+ * the listener falls back to node:net when one is missing (`listeners.tcp.backend`).
+ */
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { getSystemErrorName } from 'node:util';
+import { logger } from '../../runtime/index.js';
+import { NOBODY, scheduleFlush, COALESCE_MAX, type Flushable, type Receiver, type Transport } from './transport.js';
+
+const log = logger('broker:listeners');
+
+/** What a read callback, write or shutdown request, and a stream handle offer (the subset used). */
+interface Req {
+  handle: StreamHandle;
+  oncomplete: (this: Req, status: number) => void;
+  async?: boolean;
+  buffer?: unknown;
+  owner?: HandleTransport;
+}
+interface StreamHandle {
+  onread: (this: StreamHandle, ab: ArrayBuffer | undefined) => void;
+  readStart(): number;
+  readStop(): number;
+  writeBuffer(req: Req, b: Buffer): number;
+  writev(req: Req, chunks: Buffer[], allBuffers: boolean): number;
+  shutdown(req: Req): number;
+  close(cb?: () => void): void;
+  setNoDelay(on: boolean): number;
+  getpeername(out: { address?: string; port?: number }): number;
+  readonly writeQueueSize: number;
+  [OWNER]?: HandleTransport;
+}
+interface ServerHandle {
+  onconnection: ((this: ServerHandle, err: number, client: StreamHandle | undefined) => void) | null;
+  bind(host: string, port: number): number;
+  bind6(host: string, port: number, flags: number): number;
+  listen(backlog: number): number;
+  getsockname(out: { port?: number }): number;
+  close(cb?: () => void): void;
+}
+interface Bindings {
+  newServer(): ServerHandle;
+  newWrite(): Req;
+  newShutdown(): Req;
+  state: Int32Array;
+  kRead: number;
+  kOffset: number;
+  kAsync: number;
+}
+
+const OWNER = Symbol('beamq.transport');
+/** A flush at least this large is followed by 'drain' (net.Socket's highWaterMark). */
+const DRAIN_AT = 16 * 1024;
+/** libuv's end of stream (UV_EOF). */
+const UV_EOF = -4095;
+
+let bindings: Bindings | null | undefined;
+
+/** Node's TCP handle bindings, or undefined when this Node does not offer every piece used here. */
+export function handleBindings(): Bindings | undefined {
+  if (bindings === undefined) bindings = loadBindings() ?? null;
+  return bindings ?? undefined;
+}
+
+function loadBindings(): Bindings | undefined {
+  try {
+    const binding = (process as unknown as { binding?: (m: string) => Record<string, unknown> }).binding;
+    if (typeof binding !== 'function') return undefined;
+    const tcp = binding('tcp_wrap') as { TCP?: new (kind: number) => ServerHandle; constants?: { SERVER?: number } };
+    const sw = binding('stream_wrap');
+    const TCP = tcp.TCP;
+    const SERVER = tcp.constants?.SERVER;
+    const WriteWrap = sw['WriteWrap'] as (new () => Req) | undefined;
+    const ShutdownWrap = sw['ShutdownWrap'] as (new () => Req) | undefined;
+    const state = sw['streamBaseState'];
+    const kRead = sw['kReadBytesOrError'];
+    const kOffset = sw['kArrayBufferOffset'];
+    const kAsync = sw['kLastWriteWasAsync'];
+    if (typeof TCP !== 'function' || typeof SERVER !== 'number' || typeof WriteWrap !== 'function' || typeof ShutdownWrap !== 'function') return undefined;
+    if (!(state instanceof Int32Array) || typeof kRead !== 'number' || typeof kOffset !== 'number' || typeof kAsync !== 'number') return undefined;
+    const proto = TCP.prototype as unknown as Record<string, unknown>;
+    for (const m of ['bind', 'bind6', 'listen', 'getsockname', 'readStart', 'readStop', 'writeBuffer', 'writev', 'shutdown', 'close', 'setNoDelay', 'getpeername']) {
+      if (typeof proto[m] !== 'function') return undefined;
+    }
+    return { newServer: () => new TCP(SERVER), newWrite: () => new WriteWrap(), newShutdown: () => new ShutdownWrap(), state, kRead, kOffset, kAsync };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Listen on `host:port` (a name is looked up first) and hand each accepted connection,
+ * as a Transport, to `onConnection`. Resolves with the port bound and how to stop.
+ */
+export async function listenHandle(b: Bindings, host: string, port: number, onConnection: (t: Transport) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const family = isIP(host);
+  const address = family !== 0 ? host : (await lookup(host)).address;
+  const server = b.newServer();
+  const fail = (op: string, err: number): never => {
+    server.close();
+    const name = getSystemErrorName(err);
+    throw Object.assign(new Error(`${op} ${name}: ${address}:${port}`), { code: name });
+  };
+  let err = isIP(address) === 6 ? server.bind6(address, port, 0) : server.bind(address, port);
+  if (err !== 0) fail('listen', err);
+  // net.Server's default backlog.
+  err = server.listen(511);
+  if (err !== 0) fail('listen', err);
+  server.onconnection = (e, client) => {
+    if (e !== 0 || client === undefined) {
+      // Out of descriptors and the like: the connection is refused by the kernel; the listener goes on.
+      log.warn('accept_failed', { error: getSystemErrorName(e) });
+      return;
+    }
+    onConnection(new HandleTransport(b, client));
+  };
+  const out: { port?: number } = {};
+  server.getsockname(out);
+  return { port: out.port ?? port, close: () => new Promise<void>((resolve) => server.close(resolve)) };
+}
+
+// The handle's and requests' callbacks are shared functions (`this` is the handle or the
+// request): a connection costs no closures.
+function onRead(this: StreamHandle, ab: ArrayBuffer | undefined): void {
+  this[OWNER]?.onRead(ab);
+}
+function afterWrite(this: Req, status: number): void {
+  this.owner?.afterWrite(status);
+}
+function afterShutdown(this: Req): void {
+  this.owner?.closeHandle();
+}
+
+/** A client's TCP stream on its libuv handle: the same behaviour as TcpTransport over net.Socket. */
+export class HandleTransport implements Transport, Flushable {
+  readonly kind = 'tcp';
+  readonly peer: string;
+  readonly peerhost: string;
+  private receiver: Receiver = NOBODY;
+  /** Reading was asked for once (the first receiver); `paused` stops it meanwhile. */
+  private started = false;
+  private paused = false;
+  /** Closing (destroy, end, EOF or an error): no more writes or reads; `closed` once the handle is. */
+  private closing = false;
+  /** Writes the kernel has not taken yet: a drain is told when the last one completes. */
+  private asyncWrites = 0;
+  private handleOpen = true;
+  private out: Buffer[] | undefined;
+  private outBytes = 0;
+  closed = false;
+
+  constructor(
+    private readonly b: Bindings,
+    private readonly handle: StreamHandle,
+  ) {
+    const addr: { address?: string; port?: number } = {};
+    handle.getpeername(addr);
+    this.peerhost = addr.address ?? '';
+    this.peer = `${this.peerhost}:${addr.port ?? 0}`;
+    handle.setNoDelay(true);
+    handle[OWNER] = this;
+    handle.onread = onRead;
+  }
+
+  onRead(ab: ArrayBuffer | undefined): void {
+    const n = this.b.state[this.b.kRead]!;
+    if (n > 0 && ab !== undefined) {
+      if (!this.closing) this.receiver.data(this, Buffer.from(ab, this.b.state[this.b.kOffset], n));
+      return;
+    }
+    if (n === 0) return;
+    // As net.Socket without allowHalfOpen: the peer's FIN ends our side too, after what
+    // is written; a read error (a reset) closes at once.
+    if (n === UV_EOF) this.end();
+    else this.destroy();
+  }
+
+  write(b: Buffer): void {
+    if (this.closing) return;
+    if (this.out === undefined) {
+      this.out = [b];
+      scheduleFlush(this);
+    } else this.out.push(b);
+    this.outBytes += b.length;
+  }
+
+  flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    const n = this.outBytes;
+    this.outBytes = 0;
+    if (this.closing) return;
+    const req = this.b.newWrite();
+    req.handle = this.handle;
+    req.oncomplete = afterWrite;
+    req.owner = this;
+    let err: number;
+    if (out.length === 1) err = this.handle.writeBuffer(req, out[0]!);
+    else if (n <= COALESCE_MAX) err = this.handle.writeBuffer(req, Buffer.concat(out, n));
+    else err = this.handle.writev(req, out, true);
+    if (err !== 0) return this.destroy();
+    if (this.b.state[this.b.kAsync] !== 0) {
+      // The kernel took only part: libuv sends the rest when it can (the request keeps the
+      // buffers), and the receiver hears 'drain' once all is sent.
+      req.buffer = out;
+      this.asyncWrites++;
+    } else if (n >= DRAIN_AT) {
+      // Sent whole, but the backlog was large while this turn's writes gathered (a
+      // receiver may have held messages back for it): as net.Socket, say 'drain'.
+      this.receiver.drain(this);
+    }
+  }
+
+  afterWrite(status: number): void {
+    this.asyncWrites--;
+    if (status < 0) return this.destroy();
+    if (this.asyncWrites === 0 && !this.closing) this.receiver.drain(this);
+  }
+
+  get backlog(): number {
+    return this.handle.writeQueueSize + this.outBytes;
+  }
+
+  end(): void {
+    this.flush();
+    if (this.closing) return;
+    this.closing = true;
+    this.handle.readStop();
+    // The FIN goes after every queued write; then the handle is closed.
+    const req = this.b.newShutdown();
+    req.handle = this.handle;
+    req.oncomplete = afterShutdown;
+    req.owner = this;
+    if (this.handle.shutdown(req) !== 0) this.closeHandle();
+  }
+
+  destroy(): void {
+    this.out = undefined; // nothing more goes out
+    this.outBytes = 0;
+    if (this.closing) return this.closeHandle();
+    this.closing = true;
+    this.closeHandle();
+  }
+
+  /** Close the handle (once); its receiver hears of it when libuv is done with it. */
+  closeHandle(): void {
+    if (!this.handleOpen) return;
+    this.handleOpen = false;
+    this.handle.readStop();
+    this.handle.close(() => {
+      this.closed = true;
+      this.receiver.closed(this);
+    });
+  }
+
+  pause(): void {
+    this.paused = true;
+    if (this.started && !this.closing) this.handle.readStop();
+  }
+
+  resume(): void {
+    this.paused = false;
+    if (this.started && !this.closing) this.handle.readStart();
+  }
+
+  receive(r: Receiver): void {
+    this.receiver = r;
+    if (!this.started) {
+      // Not reading until the first owner is ready: what the client sent waits in the kernel.
+      this.started = true;
+      if (!this.paused && !this.closing) this.handle.readStart();
+    }
+    if (this.closed) r.closed(this);
+  }
+}
