@@ -15,9 +15,9 @@
  *   idle_conn_bytes           broker RSS growth per idle connection, at 10 000 connections
  *
  * The storm and memory scenarios also run `node-floor` (mqtt-floor.ts): a Node
- * server that only answers CONNECT, SUBSCRIBE and PINGREQ, the most a broker on
- * node:net can do here. `beamq/node-floor` says how much of that beamq reaches (it can
- * not pass 1; mosquitto, in C, can).
+ * server that only answers CONNECT, SUBSCRIBE and PINGREQ, on the socket layer beamq
+ * uses (libuv's handle), the most a Node broker can do here. `beamq/node-floor` says how
+ * much of that beamq reaches (it can not pass 1; mosquitto, in C, can).
  *
  * Sizes come from MQTT_BENCH_* variables (defaults in `config()`); MQTT_BENCH_BROKERS
  * and MQTT_BENCH_SCENARIOS pick a subset; MQTT_BENCH_REPEAT=n runs each n times and
