@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { logger } from '../../runtime/index.js';
-import { NOBODY, scheduleFlush, COALESCE_MAX, type Flushable, type Receiver, type Transport } from './transport.js';
+import { COALESCE_MAX, END_LINGER_MS, NOBODY, scheduleFlush, type Flushable, type Receiver, type Transport } from './transport.js';
 
 const log = logger('broker:listeners');
 
@@ -138,6 +138,7 @@ function afterWrite(this: Req, status: number): void {
 function afterShutdown(this: Req): void {
   this.owner?.closeHandle();
 }
+const lingerOver = (t: HandleTransport): void => t.closeHandle();
 
 /** A client's TCP stream on its libuv handle: the same behaviour as TcpTransport over net.Socket. */
 export class HandleTransport implements Transport, Flushable {
@@ -153,6 +154,8 @@ export class HandleTransport implements Transport, Flushable {
   /** Writes the kernel has not taken yet: a drain is told when the last one completes. */
   private asyncWrites = 0;
   private handleOpen = true;
+  /** After end(), the time the client has to take what is still queued (see END_LINGER_MS). */
+  private linger: NodeJS.Timeout | undefined;
   private out: Buffer[] | undefined;
   private outBytes = 0;
   closed = false;
@@ -230,7 +233,7 @@ export class HandleTransport implements Transport, Flushable {
     return this.handle.writeQueueSize + this.outBytes;
   }
 
-  end(): void {
+  end(lingerMs = END_LINGER_MS): void {
     this.flush();
     if (this.closing) return;
     this.closing = true;
@@ -240,7 +243,9 @@ export class HandleTransport implements Transport, Flushable {
     req.handle = this.handle;
     req.oncomplete = afterShutdown;
     req.owner = this;
-    if (this.handle.shutdown(req) !== 0) this.closeHandle();
+    if (this.handle.shutdown(req) !== 0) return this.closeHandle();
+    // A client that does not read would hold the socket and what waits for it forever.
+    if (this.asyncWrites > 0) this.linger = setTimeout(lingerOver, lingerMs, this).unref();
   }
 
   destroy(): void {
@@ -255,6 +260,7 @@ export class HandleTransport implements Transport, Flushable {
   closeHandle(): void {
     if (!this.handleOpen) return;
     this.handleOpen = false;
+    if (this.linger !== undefined) clearTimeout(this.linger);
     this.handle.readStop();
     this.handle.close(() => {
       this.closed = true;

@@ -15,8 +15,8 @@ export interface Transport {
   write(b: Buffer): void;
   /** Bytes written but not yet sent to the kernel. */
   readonly backlog: number;
-  /** Flush what is written, then close. */
-  end(): void;
+  /** Flush what is written, then close; a client that has not taken it all within `lingerMs` (default END_LINGER_MS) is cut off. */
+  end(lingerMs?: number): void;
   destroy(): void;
   pause(): void;
   resume(): void;
@@ -48,6 +48,9 @@ const OWNER = Symbol('beamq.transport');
 type OwnedSocket = net.Socket & { [OWNER]: TcpTransport };
 
 const noop = (): void => undefined;
+
+/** How long end() waits for a client to take what is still queued to it before closing anyway. */
+export const END_LINGER_MS = 10_000;
 
 /** Below this many bytes, a turn's packets are copied into one buffer rather than handed over one by one. */
 export const COALESCE_MAX = 16 * 1024;
@@ -153,11 +156,14 @@ export class TcpTransport implements Transport, Flushable {
     return this.socket.writableLength + this.outBytes;
   }
 
-  end(): void {
+  end(lingerMs = END_LINGER_MS): void {
     this.flush();
     if (this.closed) return; // the peer went first: end() would only make an error to throw away
-    this.socket.end();
-    this.socket.destroySoon();
+    const s = this.socket;
+    s.end();
+    s.destroySoon();
+    // A client that does not read would hold the socket and what waits for it forever.
+    if (s.writableLength > 0) setTimeout(() => s.destroy(), lingerMs).unref();
   }
 
   destroy(): void {

@@ -133,6 +133,21 @@ for (const backend of BACKENDS) {
     t.true(drains > 0);
   });
 
+  test(`transport (${backend}): end() to a client that does not read closes anyway once the linger is over`, async (t) => {
+    const { tr, client } = await pair(t, backend);
+    const closed = new Promise<void>((resolve) => tr.receive(receiver({ closed: () => resolve() })));
+    client.pause();
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 256; i++) {
+      tr.write(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
+    t.true(tr.backlog > 0, 'bytes wait for the client');
+    tr.end(100);
+    await withTimeout(closed, 'the close after the linger');
+    t.true(tr.closed);
+  });
+
   test(`transport (${backend}): a reset by the peer closes the transport; later writes are dropped`, async (t) => {
     const { tr, client } = await pair(t, backend);
     const closed = new Promise<void>((resolve) => tr.receive(receiver({ closed: () => resolve() })));
