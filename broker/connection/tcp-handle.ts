@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { logger } from '../../runtime/index.js';
-import { COALESCE_MAX, END_LINGER_MS, NOBODY, scheduleFlush, type Flushable, type Receiver, type Transport } from './transport.js';
+import { COALESCE_MAX, END_LINGER_MS, GatheringTransport, NOBODY, type Receiver, type Transport } from './transport.js';
 
 const log = logger('broker:listeners');
 
@@ -141,7 +141,7 @@ function afterShutdown(this: Req): void {
 const lingerOver = (t: HandleTransport): void => t.closeHandle();
 
 /** A client's TCP stream on its libuv handle: the same behaviour as TcpTransport over net.Socket. */
-export class HandleTransport implements Transport, Flushable {
+export class HandleTransport extends GatheringTransport implements Transport {
   readonly kind = 'tcp';
   readonly peer: string;
   readonly peerhost: string;
@@ -156,14 +156,13 @@ export class HandleTransport implements Transport, Flushable {
   private handleOpen = true;
   /** After end(), the time the client has to take what is still queued (see END_LINGER_MS). */
   private linger: NodeJS.Timeout | undefined;
-  private out: Buffer[] | undefined;
-  private outBytes = 0;
   closed = false;
 
   constructor(
     private readonly b: Bindings,
     private readonly handle: StreamHandle,
   ) {
+    super();
     const addr: { address?: string; port?: number } = {};
     handle.getpeername(addr);
     this.peerhost = addr.address ?? '';
@@ -186,22 +185,11 @@ export class HandleTransport implements Transport, Flushable {
     else this.destroy();
   }
 
-  write(b: Buffer): void {
-    if (this.closing) return;
-    if (this.out === undefined) {
-      this.out = [b];
-      scheduleFlush(this);
-    } else this.out.push(b);
-    this.outBytes += b.length;
+  protected get shut(): boolean {
+    return this.closing;
   }
 
-  flush(): void {
-    const out = this.out;
-    if (out === undefined) return;
-    this.out = undefined;
-    const n = this.outBytes;
-    this.outBytes = 0;
-    if (this.closing) return;
+  protected send(out: Buffer[], n: number): void {
     const req = this.b.newWrite();
     req.handle = this.handle;
     req.oncomplete = afterWrite;
@@ -230,7 +218,7 @@ export class HandleTransport implements Transport, Flushable {
   }
 
   get backlog(): number {
-    return this.handle.writeQueueSize + this.outBytes;
+    return this.handle.writeQueueSize + this.gathered;
   }
 
   end(lingerMs = END_LINGER_MS): void {
@@ -249,8 +237,7 @@ export class HandleTransport implements Transport, Flushable {
   }
 
   destroy(): void {
-    this.out = undefined; // nothing more goes out
-    this.outBytes = 0;
+    this.discard(); // nothing more goes out
     if (this.closing) return this.closeHandle();
     this.closing = true;
     this.closeHandle();

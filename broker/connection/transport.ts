@@ -69,9 +69,53 @@ const flushAll = (): void => {
 };
 
 /** Flush `t` when the current turn ends (its first write of the turn calls this). */
-export function scheduleFlush(t: Flushable): void {
+function scheduleFlush(t: Flushable): void {
   if (dirty.length === 0) queueMicrotask(flushAll);
   dirty.push(t);
+}
+
+/**
+ * The write side both TCP transports share: what a turn writes is gathered, and handed
+ * to the kernel (`send`) by one microtask when the turn ends — one syscall for a
+ * session's burst of packets.
+ */
+export abstract class GatheringTransport implements Flushable {
+  private out: Buffer[] | undefined;
+  private outBytes = 0;
+
+  /** Nothing more goes out (closing or closed). */
+  protected abstract get shut(): boolean;
+  /** Hand `out` (`bytes` in all) to the kernel. */
+  protected abstract send(out: Buffer[], bytes: number): void;
+
+  write(b: Buffer): void {
+    if (this.shut) return;
+    if (this.out === undefined) {
+      this.out = [b];
+      scheduleFlush(this);
+    } else this.out.push(b);
+    this.outBytes += b.length;
+  }
+
+  flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    const n = this.outBytes;
+    this.outBytes = 0;
+    if (!this.shut) this.send(out, n);
+  }
+
+  /** Bytes written this turn, not yet handed over. */
+  protected get gathered(): number {
+    return this.outBytes;
+  }
+
+  /** Drop what this turn wrote (the transport is destroyed). */
+  protected discard(): void {
+    this.out = undefined;
+    this.outBytes = 0;
+  }
 }
 
 // Listeners of every socket (`this` is the socket), so a connection costs no closures.
@@ -86,18 +130,16 @@ function onSocketDrain(this: OwnedSocket): void {
 }
 
 /** A client's TCP stream on node:net (the fallback of tcp-handle.ts, see `listeners.tcp.backend`). */
-export class TcpTransport implements Transport, Flushable {
+export class TcpTransport extends GatheringTransport implements Transport {
   readonly kind = 'tcp';
   readonly peer: string;
   readonly peerhost: string;
   private receiver = NOBODY;
   private reading = false;
-  /** What this turn wrote, not yet given to the socket. */
-  private out: Buffer[] | undefined;
-  private outBytes = 0;
   closed = false;
 
   constructor(private readonly socket: net.Socket) {
+    super();
     this.peerhost = socket.remoteAddress ?? '';
     // Read now: once the socket is closed, remotePort is gone, and `peer` is logged then too.
     this.peer = `${this.peerhost}:${socket.remotePort ?? 0}`;
@@ -124,24 +166,12 @@ export class TcpTransport implements Transport, Flushable {
     this.receiver.drain(this);
   }
 
-  write(b: Buffer): void {
-    if (this.closed) return;
-    if (this.out === undefined) {
-      // Everything written until the current turn ends goes out in one syscall.
-      this.out = [b];
-      scheduleFlush(this);
-    } else this.out.push(b);
-    this.outBytes += b.length;
+  protected get shut(): boolean {
+    return this.closed;
   }
 
-  /** Hand this turn's packets to the socket: one buffer when small, else one writev. */
-  flush(): void {
-    const out = this.out;
-    if (out === undefined) return;
-    this.out = undefined;
-    const n = this.outBytes;
-    this.outBytes = 0;
-    if (this.closed) return;
+  /** One buffer when small, else one writev. */
+  protected send(out: Buffer[], n: number): void {
     const s = this.socket;
     if (out.length === 1) s.write(out[0]!);
     else if (n <= COALESCE_MAX) s.write(Buffer.concat(out, n));
@@ -153,7 +183,7 @@ export class TcpTransport implements Transport, Flushable {
   }
 
   get backlog(): number {
-    return this.socket.writableLength + this.outBytes;
+    return this.socket.writableLength + this.gathered;
   }
 
   end(lingerMs = END_LINGER_MS): void {
@@ -167,8 +197,7 @@ export class TcpTransport implements Transport, Flushable {
   }
 
   destroy(): void {
-    this.out = undefined; // nothing more goes out
-    this.outBytes = 0;
+    this.discard(); // nothing more goes out
     this.socket.destroy();
   }
 
