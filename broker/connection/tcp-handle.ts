@@ -21,7 +21,6 @@ const log = logger('broker:listeners');
 interface Req {
   handle: StreamHandle;
   oncomplete: (this: Req, status: number) => void;
-  async?: boolean;
   buffer?: unknown;
   owner?: HandleTransport;
 }
@@ -101,19 +100,15 @@ function loadBindings(): Bindings | undefined {
  * as a Transport, to `onConnection`. Resolves with the port bound and how to stop.
  */
 export async function listenHandle(b: Bindings, host: string, port: number, onConnection: (t: Transport) => void): Promise<{ port: number; close: () => Promise<void> }> {
-  const family = isIP(host);
-  const address = family !== 0 ? host : (await lookup(host)).address;
+  const address = isIP(host) !== 0 ? host : (await lookup(host)).address;
   const server = b.newServer();
-  const fail = (op: string, err: number): never => {
+  // Bind, then (if that worked) listen with net.Server's default backlog.
+  const err = (isIP(address) === 6 ? server.bind6(address, port, 0) : server.bind(address, port)) || server.listen(511);
+  if (err !== 0) {
     server.close();
     const name = getSystemErrorName(err);
-    throw Object.assign(new Error(`${op} ${name}: ${address}:${port}`), { code: name });
-  };
-  let err = isIP(address) === 6 ? server.bind6(address, port, 0) : server.bind(address, port);
-  if (err !== 0) fail('listen', err);
-  // net.Server's default backlog.
-  err = server.listen(511);
-  if (err !== 0) fail('listen', err);
+    throw Object.assign(new Error(`listen ${name}: ${address}:${port}`), { code: name });
+  }
   server.onconnection = (e, client) => {
     if (e !== 0 || client === undefined) {
       // Out of descriptors and the like: the connection is refused by the kernel; the listener goes on.
@@ -238,7 +233,6 @@ export class HandleTransport extends GatheringTransport implements Transport {
 
   destroy(): void {
     this.discard(); // nothing more goes out
-    if (this.closing) return this.closeHandle();
     this.closing = true;
     this.closeHandle();
   }

@@ -56,7 +56,7 @@ export const END_LINGER_MS = 10_000;
 export const COALESCE_MAX = 16 * 1024;
 
 /** A TCP transport that gathers a turn's writes: `flush` hands them to the kernel. */
-export interface Flushable {
+interface Flushable {
   flush(): void;
 }
 

@@ -27,7 +27,7 @@ import type { StormCmd, StormReply, StormTally } from './mqtt-storm-thread.js';
 export async function connStorm(t: Target, cfg: LoadConfig): Promise<LoadFigure[]> {
   const threads = await StormThreads.start(cfg.stormThreads);
   try {
-    await threads.all(() => ({ t: 'warm', n: 3 * cfg.stormWarmup, concurrency: Math.ceil(cfg.stormConcurrency / threads.size), stallMs: cfg.stallMs }));
+    await threads.all(() => ({ t: 'warm', n: 3 * cfg.stormWarmup, concurrency: threads.concurrency(cfg), stallMs: cfg.stallMs }));
     await threads.round(t, cfg, cfg.stormWarmup, 'bench-storm-warm-', 'warm');
     await threads.all(() => ({ t: 'close' }));
     await sleep(cfg.warmupMs);
@@ -83,6 +83,11 @@ class StormThreads {
     return this.workers.length;
   }
 
+  /** Each thread's share of the storm's concurrent handshakes. */
+  concurrency(cfg: LoadConfig): number {
+    return Math.max(1, Math.ceil(cfg.stormConcurrency / this.workers.length));
+  }
+
   /** Send each thread its command (by index) and wait for every reply; a thread's failure fails the call. */
   all(cmd: (k: number) => StormCmd): Promise<StormReply[]> {
     return Promise.all(
@@ -106,7 +111,7 @@ class StormThreads {
   async round(t: Target, cfg: LoadConfig, n: number, idPrefix: string, tag: string): Promise<StormTally> {
     const k = this.workers.length;
     const per = Math.ceil(n / k);
-    const concurrency = Math.max(1, Math.ceil(cfg.stormConcurrency / k));
+    const concurrency = this.concurrency(cfg);
     const replies = await this.all((i) => ({ t: 'round', port: t.port, idPrefix, tag, from: i * per, to: Math.min(n, (i + 1) * per), concurrency, stallMs: cfg.stallMs }));
     const sum = { failed: 0, refused: 0, lostConns: 0, dup: 0, firstError: undefined as string | undefined };
     for (const r of replies) {
