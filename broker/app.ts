@@ -16,12 +16,13 @@ import {
   type Pid,
 } from '../runtime/index.js';
 import { AclFile, allowAll, PasswordFile, type Authenticator, type Authorizer } from './auth.js';
-import type { Config } from './config.js';
+import { parseBind, type Config } from './config.js';
 import type { BrokerContext } from './context.js';
 import { cmServer } from './cm/cm.js';
 import { registryServer } from './cm/registry.js';
 import { RegistryTable } from './cm/registry-table.js';
 import { listenerPorts, listenersServer, type ListenerPorts } from './connection/listeners.js';
+import { selfCheck, type SelfCheckVerdict } from './connection/self-check.js';
 import { Metrics } from './mgmt/metrics.js';
 import { sysServer } from './mgmt/sys.js';
 import { brokerServer } from './routing/broker.js';
@@ -40,6 +41,8 @@ export interface Broker {
   readonly sup: Pid;
   /** Ports the listeners bound. */
   ports(): ListenerPorts;
+  /** What the start-up self-check found (connection/self-check.ts); 'off' when disabled, without a TCP listener, or when anonymous clients are refused. */
+  readonly selfCheck: SelfCheckVerdict | 'off';
   /** Stop the broker (its supervision tree) but not the node. */
   stop(): Promise<void>;
 }
@@ -98,9 +101,14 @@ export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker>
     ],
   };
   const sup = await node.startService(supervisorChild('broker_sup', () => supervisor.startLink(spec, { name: 'broker_sup' })));
+  const tcpPort = listenerPorts(ctx).tcp;
+  // It connects anonymously: with a password file and no anonymous clients it would only be refused (and logged).
+  const checkable = cfg.listeners.self_check && tcpPort !== undefined && (cfg.auth.allow_anonymous || cfg.auth.password_file === '');
+  const checked = checkable ? await selfCheck(ctx, parseBind(cfg.listeners.tcp.bind).host, tcpPort) : 'off';
   return {
     ctx,
     sup,
+    selfCheck: checked,
     ports: () => listenerPorts(ctx),
     stop: () => node.run(() => supervisor.terminateChild(node.kernelSup, 'broker_sup')),
   };

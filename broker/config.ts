@@ -39,6 +39,12 @@ export interface Config {
   readonly listeners: {
     readonly tcp: TcpListenerConfig;
     readonly ws: WsListenerConfig;
+    /**
+     * At start, talk MQTT to our own TCP listener over loopback before serving
+     * (connection/self-check.ts: proves the listener, and settles V8's object shapes of
+     * a connection's close before the connect path is optimized).
+     */
+    readonly self_check: boolean;
   };
   readonly mqtt: {
     /** Largest packet accepted (and sent: the smaller of this and the client's). */
@@ -96,6 +102,7 @@ export const DEFAULTS: Config = {
   listeners: {
     tcp: { enable: true, bind: '0.0.0.0:1883', backend: 'handle' },
     ws: { enable: true, bind: '0.0.0.0:8083', path: '/mqtt' },
+    self_check: true,
   },
   mqtt: {
     max_packet_size: 1024 * 1024,

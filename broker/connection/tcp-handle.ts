@@ -42,6 +42,7 @@ interface ServerHandle {
   bind(host: string, port: number): number;
   bind6(host: string, port: number, flags: number): number;
   listen(backlog: number): number;
+  setNoDelay(on: boolean): number;
   getsockname(out: { port?: number }): number;
   close(cb?: () => void): void;
 }
@@ -109,13 +110,16 @@ export async function listenHandle(b: Bindings, host: string, port: number, onCo
     const name = getSystemErrorName(err);
     throw Object.assign(new Error(`listen ${name}: ${address}:${port}`), { code: name });
   }
+  // Linux hands TCP_NODELAY down from the listening socket to each accepted one: one
+  // setsockopt in all rather than one per connection (elsewhere, each sets its own).
+  const noDelayInherited = process.platform === 'linux' && server.setNoDelay(true) === 0;
   server.onconnection = (e, client) => {
     if (e !== 0 || client === undefined) {
       // Out of descriptors and the like: the connection is refused by the kernel; the listener goes on.
       log.warn('accept_failed', { error: getSystemErrorName(e) });
       return;
     }
-    onConnection(new HandleTransport(b, client));
+    onConnection(new HandleTransport(b, client, !noDelayInherited));
   };
   const out: { port?: number } = {};
   server.getsockname(out);
@@ -156,13 +160,14 @@ export class HandleTransport extends GatheringTransport implements Transport {
   constructor(
     private readonly b: Bindings,
     private readonly handle: StreamHandle,
+    setNoDelay: boolean,
   ) {
     super();
     const addr: { address?: string; port?: number } = {};
     handle.getpeername(addr);
     this.peerhost = addr.address ?? '';
     this.peer = `${this.peerhost}:${addr.port ?? 0}`;
-    handle.setNoDelay(true);
+    if (setNoDelay) handle.setNoDelay(true);
     handle[OWNER] = this;
     handle.onread = onRead;
   }
