@@ -26,6 +26,7 @@ function weight(clientId: string, node: NodeName): number {
  * home — dies is still known elsewhere).
  */
 export function registryNodes(clientId: string, members: readonly NodeName[], sessionNode: NodeName): NodeName[] {
+  if (members.length === 1) return [members[0]!]; // a lone node (every connect of a single-node broker)
   const home = homeOf(clientId, members);
   if (home !== sessionNode) return [home];
   const rest = members.filter((m) => m !== home);
@@ -34,6 +35,7 @@ export function registryNodes(clientId: string, members: readonly NodeName[], se
 
 /** The home node of `clientId` among `members` (which must include this node). */
 export function homeOf(clientId: string, members: readonly NodeName[]): NodeName {
+  if (members.length === 1) return members[0]!;
   let best: NodeName | undefined;
   let bestW = -1;
   for (const m of members) {
