@@ -102,8 +102,8 @@ export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker>
   };
   const sup = await node.startService(supervisorChild('broker_sup', () => supervisor.startLink(spec, { name: 'broker_sup' })));
   const tcpPort = listenerPorts(ctx).tcp;
-  // It connects anonymously: with a password file and no anonymous clients it would only be refused (and logged).
-  const checkable = cfg.listeners.self_check && tcpPort !== undefined && (cfg.auth.allow_anonymous || cfg.auth.password_file === '');
+  // It connects anonymously: where anonymous clients are refused it would only be refused (and logged).
+  const checkable = cfg.listeners.self_check && tcpPort !== undefined && cfg.auth.allow_anonymous;
   const checked = checkable ? await selfCheck(ctx, parseBind(cfg.listeners.tcp.bind).host, tcpPort) : 'off';
   return {
     ctx,

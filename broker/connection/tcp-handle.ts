@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { logger } from '../../runtime/index.js';
-import { COALESCE_MAX, END_LINGER_MS, GatheringTransport, NOBODY, type Receiver, type Transport } from './transport.js';
+import { END_LINGER_MS, GatheringTransport, NOBODY, type Receiver, type Transport } from './transport.js';
 
 const log = logger('broker:listeners');
 
@@ -189,20 +189,17 @@ export class HandleTransport extends GatheringTransport implements Transport {
     return this.closing;
   }
 
-  protected send(out: Buffer[], n: number): void {
+  protected send(one: Buffer | undefined, out: Buffer[], n: number): void {
     const req = this.b.newWrite();
     req.handle = this.handle;
     req.oncomplete = afterWrite;
     req.owner = this;
-    let err: number;
-    if (out.length === 1) err = this.handle.writeBuffer(req, out[0]!);
-    else if (n <= COALESCE_MAX) err = this.handle.writeBuffer(req, Buffer.concat(out, n));
-    else err = this.handle.writev(req, out, true);
+    const err = one !== undefined ? this.handle.writeBuffer(req, one) : this.handle.writev(req, out, true);
     if (err !== 0) return this.destroy();
     if (this.b.state[this.b.kAsync] !== 0) {
-      // The kernel took only part: libuv sends the rest when it can (the request keeps the
-      // buffers), and the receiver hears 'drain' once all is sent.
-      req.buffer = out;
+      // The kernel took only part: libuv sends the rest when it can (the request keeps
+      // what it sends), and the receiver hears 'drain' once all is sent.
+      req.buffer = one ?? out;
       this.asyncWrites++;
     } else if (n >= DRAIN_AT) {
       // Sent whole, but the backlog was large while this turn's writes gathered (a

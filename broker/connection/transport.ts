@@ -53,7 +53,7 @@ const noop = (): void => undefined;
 export const END_LINGER_MS = 10_000;
 
 /** Below this many bytes, a turn's packets are copied into one buffer rather than handed over one by one. */
-export const COALESCE_MAX = 16 * 1024;
+const COALESCE_MAX = 16 * 1024;
 
 /** A TCP transport that gathers a turn's writes: `flush` hands them to the kernel. */
 interface Flushable {
@@ -85,8 +85,12 @@ export abstract class GatheringTransport implements Flushable {
 
   /** Nothing more goes out (closing or closed). */
   protected abstract get shut(): boolean;
-  /** Hand `out` (`bytes` in all) to the kernel. */
-  protected abstract send(out: Buffer[], bytes: number): void;
+  /**
+   * Hand the turn's `bytes` to the kernel: as `one` buffer when it is one packet or
+   * small enough to copy together (COALESCE_MAX), else `one` is undefined and the
+   * packets in `out` go by one writev.
+   */
+  protected abstract send(one: Buffer | undefined, out: Buffer[], bytes: number): void;
 
   write(b: Buffer): void {
     if (this.shut) return;
@@ -103,7 +107,8 @@ export abstract class GatheringTransport implements Flushable {
     this.out = undefined;
     const n = this.outBytes;
     this.outBytes = 0;
-    if (!this.shut) this.send(out, n);
+    if (this.shut) return;
+    this.send(out.length === 1 ? out[0]! : n <= COALESCE_MAX ? Buffer.concat(out, n) : undefined, out, n);
   }
 
   /** Bytes written this turn, not yet handed over. */
@@ -170,11 +175,9 @@ export class TcpTransport extends GatheringTransport implements Transport {
     return this.closed;
   }
 
-  /** One buffer when small, else one writev. */
-  protected send(out: Buffer[], n: number): void {
+  protected send(one: Buffer | undefined, out: Buffer[]): void {
     const s = this.socket;
-    if (out.length === 1) s.write(out[0]!);
-    else if (n <= COALESCE_MAX) s.write(Buffer.concat(out, n));
+    if (one !== undefined) s.write(one);
     else {
       s.cork();
       for (const b of out) s.write(b);
