@@ -25,7 +25,7 @@ import { listenerPorts, listenersServer, type ListenerPorts } from './connection
 import { selfCheck, type SelfCheckVerdict } from './connection/self-check.js';
 import { Metrics } from './mgmt/metrics.js';
 import { sysServer } from './mgmt/sys.js';
-import { brokerServer } from './routing/broker.js';
+import { BrokerLedger, brokerServer } from './routing/broker.js';
 import { dispatcherServer } from './routing/dispatcher.js';
 import { retainerServer } from './routing/retainer.js';
 import { clusterServer } from './cluster/cluster.js';
@@ -58,6 +58,7 @@ export function buildContext(node: LocalNode, cfg: Config): BrokerContext {
     cfg,
     routes: new RouteTable(),
     subs: new SubTable(),
+    broker: new BrokerLedger(),
     retained: new RetainedStore(),
     sessions: new Map(),
     registry: new RegistryTable(),

@@ -9,6 +9,7 @@ import type { Authenticator, Authorizer } from './auth.js';
 import type { RegistryTable } from './cm/registry-table.js';
 import type { Config } from './config.js';
 import type { Metrics } from './mgmt/metrics.js';
+import type { BrokerLedger } from './routing/broker.js';
 import type { RetainedStore } from './routing/retained.js';
 import type { RouteTable } from './routing/route-table.js';
 import type { SubTable } from './routing/subscriptions.js';
@@ -18,6 +19,8 @@ export interface BrokerContext {
   readonly cfg: Config;
   readonly routes: RouteTable;
   readonly subs: SubTable;
+  /** The broker server's bookkeeping, which a session's direct subscribe shares (each broker start makes a new one). */
+  broker: BrokerLedger;
   readonly retained: RetainedStore;
   /** client id → its session actor on this node (written by cm). */
   readonly sessions: Map<string, Pid>;

@@ -1,8 +1,10 @@
 /**
- * The broker server (EMQX emqx_broker): the only writer of the local subscription
- * table. A session subscribes through it; the first local subscriber of a filter adds
- * the node's route (and the SUBACK waits for that), the last one removes it. It
- * monitors every subscribed session, so a session that dies leaves nothing behind.
+ * The broker server (EMQX emqx_broker): the writer of the local subscription table. A
+ * session subscribes through it; the first local subscriber of a filter adds the
+ * node's route (and the SUBACK waits for that), the last one removes it. It monitors
+ * every subscribed session, so a session that dies leaves nothing behind. Where the
+ * broker would only write the tables and answer, a session subscribes in its own turn
+ * instead (subscribeHere).
  */
 import { genServer, serverName, type Ctx, type DownMsg, type From, type GenServer, type Pid, type Step } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
@@ -22,36 +24,51 @@ export interface BrokerProtocol {
     /** Reply: per raw filter, whether it was subscribed. */
     unsubscribe: { args: [pid: Pid, raws: readonly string[]]; reply: boolean[] };
   };
+  casts: {
+    /** Monitor this session: it subscribed in its own turn (subscribeHere). */
+    watch: { args: [pid: Pid] };
+  };
   info: DownMsg | readonly ['$subscribed', from: From, granted: number[]];
 }
 
-export const BROKER = serverName<BrokerProtocol>('broker');
+const BROKER_NAME = 'broker';
+export const BROKER = serverName<BrokerProtocol>(BROKER_NAME);
 
-/*
- * State: the broker context (its `subs` table is written only here), the sessions
- * monitored, by pid key, the routes (filter, shared group) asked of the router and
- * not yet confirmed, by `routeKey`, and how many route writes the router has not
- * answered yet (adds and deletes).
- * Invariant: a SUBACK is answered only once the routes of its filters are in the
- * table; the broker does not wait for the router itself (the router takes route
- * writes in the order sent), so one subscribe's route never delays another's.
+/**
+ * The broker's bookkeeping, in the context (`ctx.broker`) because a session's
+ * subscribeHere reads and writes it too; each start of the broker makes a new one (the
+ * monitors were the old process's). Invariant: a SUBACK is answered only once the
+ * routes of its filters are in the table; the broker does not wait for the router
+ * itself (the router takes route writes in the order sent), so one subscribe's route
+ * never delays another's.
  */
+export class BrokerLedger {
+  /** Sessions monitored by the broker (or about to be: a `watch` on its way), by pid key. */
+  readonly monitored = new Set<string>();
+  /** Routes (filter, shared group) asked of the router and not yet confirmed, by `routeKey`. */
+  readonly routing = new Map<string, Promise<unknown>>();
+  /** Route writes (adds and deletes) the router has not answered yet. */
+  routerWrites = 0;
+}
+
 interface State {
+  /** The broker context: its `subs` table is written here and by subscribeHere. */
   readonly ctx: BrokerContext;
-  readonly monitored: Set<string>;
-  readonly routing: Map<string, Promise<unknown>>;
-  routerWrites: number;
+  readonly ledger: BrokerLedger;
 }
 
 export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
-  init: (ctx) => genServer.ok({ ctx, monitored: new Set(), routing: new Map(), routerWrites: 0 }),
+  init: (ctx) => {
+    ctx.broker = new BrokerLedger();
+    return genServer.ok({ ctx, ledger: ctx.broker });
+  },
 
   handleCall(req, from, s, self) {
     switch (req[0]) {
       case 'subscribe': {
         const [, pid, clientId, reqs] = req;
-        if (!s.monitored.has(pid.key)) {
-          s.monitored.add(pid.key);
+        if (!s.ledger.monitored.has(pid.key)) {
+          s.ledger.monitored.add(pid.key);
           self.monitor(pid);
         }
         const out: number[] = [];
@@ -60,11 +77,11 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
           const first = s.ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts });
           const key = routeKey(r.filter, r.opts.share);
           if (first) {
-            if (writeDirectly(s)) s.ctx.routes.add(r.filter, s.ctx.node, r.opts.share);
-            else routeAdded(s, key, viaRouter(s, addRoute(self, r.filter, r.opts.share)));
+            if (writeDirectly(s.ctx, s.ledger)) s.ctx.routes.add(r.filter, s.ctx.node, r.opts.share);
+            else routeAdded(s.ledger, key, viaRouter(s.ledger, addRoute(self, r.filter, r.opts.share)));
           }
           // Also a later subscriber of a route still on its way waits for it.
-          const pending = s.routing.get(key);
+          const pending = s.ledger.routing.get(key);
           if (pending !== undefined) (wait ??= []).push(pending);
           out.push(r.opts.qos);
         }
@@ -82,6 +99,12 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
     }
   },
 
+  handleCast(msg, s, self) {
+    // subscribeHere already counted the session as monitored.
+    self.monitor(msg[1]);
+    return genServer.noreply(s);
+  },
+
   handleInfo(msg, s, self) {
     if (msg[0] === '$subscribed') {
       genServer.replyTo(msg[1], msg[2]);
@@ -89,11 +112,11 @@ export const brokerServer: GenServer<BrokerProtocol, State, BrokerContext> = {
     }
     if (msg[0] === 'DOWN') {
       const pid = msg[3] as Pid;
-      s.monitored.delete(pid.key);
+      s.ledger.monitored.delete(pid.key);
       // Nobody waits for these: the router takes them in order, after any add before.
       for (const [f, g] of s.ctx.subs.removeSession(pid)) {
-        if (writeDirectly(s)) s.ctx.routes.delete(f, s.ctx.node, g);
-        else viaRouter(s, deleteRoute(self, f, g)).catch((err: unknown) => routerFailed(self, err));
+        if (writeDirectly(s.ctx, s.ledger)) s.ctx.routes.delete(f, s.ctx.node, g);
+        else viaRouter(s.ledger, deleteRoute(self, f, g)).catch((err: unknown) => routerFailed(self, err));
       }
       return genServer.noreply(s);
     }
@@ -107,8 +130,8 @@ async function unsubscribeAll(s: State, pid: Pid, raws: readonly string[], self:
     const r = s.ctx.subs.remove(pid, raw);
     out.push(r !== undefined);
     if (r?.lastForRoute !== true) continue;
-    if (writeDirectly(s)) s.ctx.routes.delete(r.sub.filter, s.ctx.node, r.sub.opts.share);
-    else await viaRouter(s, deleteRoute(self, r.sub.filter, r.sub.opts.share));
+    if (writeDirectly(s.ctx, s.ledger)) s.ctx.routes.delete(r.sub.filter, s.ctx.node, r.sub.opts.share);
+    else await viaRouter(s.ledger, deleteRoute(self, r.sub.filter, r.sub.opts.share));
   }
   return genServer.reply(out, s);
 }
@@ -124,14 +147,14 @@ function routerFailed(self: Ctx, err: unknown): void {
  * it itself, in order with everything it sent before — no round trip per new filter
  * in a subscribe storm. With members, writes go through the router, which tells them.
  */
-function writeDirectly(s: State): boolean {
-  return s.ctx.members.size === 0 && s.routerWrites === 0;
+function writeDirectly(ctx: BrokerContext, l: BrokerLedger): boolean {
+  return ctx.members.size === 0 && l.routerWrites === 0;
 }
 
 /** Count a route write sent to the router until it answers. */
-function viaRouter(s: State, answered: Promise<unknown>): Promise<unknown> {
-  s.routerWrites++;
-  return answered.finally(() => s.routerWrites--);
+function viaRouter(l: BrokerLedger, answered: Promise<unknown>): Promise<unknown> {
+  l.routerWrites++;
+  return answered.finally(() => l.routerWrites--);
 }
 
 /** A route's key in `routing`: the filter, or the filter and its shared group (no filter holds U+0000). */
@@ -140,11 +163,39 @@ function routeKey(filter: string, group: string | undefined): string {
 }
 
 /** Remember the route on its way until the router confirms it. */
-function routeAdded(s: State, key: string, confirmed: Promise<unknown>): void {
+function routeAdded(l: BrokerLedger, key: string, confirmed: Promise<unknown>): void {
   const p = confirmed.finally(() => {
-    if (s.routing.get(key) === p) s.routing.delete(key);
+    if (l.routing.get(key) === p) l.routing.delete(key);
   });
-  s.routing.set(key, p);
+  l.routing.set(key, p);
+}
+
+/**
+ * Subscribe `via` (a session) in its own turn, where the broker would only write the
+ * tables and answer: a lone node with no route write at the router (writeDirectly) and
+ * none on its way. EMQX's emqx_broker:subscribe writes its ETS tables from the
+ * channel's process too; here the one thread already orders the writes, so a connect
+ * storm's SUBACKs need no call (its promise, ref, monitor and reply) and no broker turn
+ * each. The broker is told to monitor the session, once, by a cast: a session that
+ * ends first is DOWN at once (noproc) and cleaned up all the same. The granted QoS per
+ * request; undefined when the broker must do it (call `subscribe`).
+ */
+export function subscribeHere(via: Ctx, ctx: BrokerContext, clientId: string, reqs: readonly SubscribeRequest[]): number[] | undefined {
+  const l = ctx.broker;
+  if (!writeDirectly(ctx, l) || l.routing.size > 0) return undefined;
+  const pid = via.self;
+  if (!l.monitored.has(pid.key)) {
+    // No broker (restarting): its call fails the same way as before.
+    if (via.whereis(BROKER_NAME) === undefined) return undefined;
+    l.monitored.add(pid.key);
+    via.cast(BROKER, ['watch', pid]);
+  }
+  const out: number[] = [];
+  for (const r of reqs) {
+    if (ctx.subs.add({ pid, clientId, raw: r.raw, filter: r.filter, opts: r.opts })) ctx.routes.add(r.filter, ctx.node, r.opts.share);
+    out.push(r.opts.qos);
+  }
+  return out;
 }
 
 export const subscribe = (via: Ctx, clientId: string, reqs: readonly SubscribeRequest[]): Promise<number[]> =>

@@ -13,7 +13,7 @@ import { Keepalive } from '../connection/keepalive.js';
 import { encodeFast } from '../mqtt/publish-codec.js';
 import { RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.js';
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
-import { subscribe, unsubscribe, type SubscribeRequest } from '../routing/broker.js';
+import { subscribe, subscribeHere, unsubscribe, type SubscribeRequest } from '../routing/broker.js';
 import { willChanged } from '../cm/cm.js';
 import { armKeepalive, armTimer, cancelTimer, ensureRetry, type Attach, type State } from './session-state.js';
 import { pendingOf } from './takeover.js';
@@ -86,10 +86,11 @@ export function onData(s: State, chunk: Buffer, self: Ctx): void | Promise<unkno
   return runAsync(s, actions, self);
 }
 
-/** Carry out actions; the first one that needs the broker makes the rest wait for it. */
+/** Carry out actions; the first one that waits for the broker makes the rest wait for it. */
 function runAsync(s: State, actions: readonly Action[], self: Ctx): void | Promise<unknown> {
   for (let i = 0; i < actions.length; i++) {
     const a = actions[i]!;
+    if (a.t === 'subscribe' && subscribeNow(s, a, self)) continue;
     if (a.t === 'subscribe' || a.t === 'unsubscribe') {
       return (async () => {
         await runBroker(s, a, self);
@@ -140,10 +141,28 @@ async function runBroker(s: State, a: Extract<Action, { t: 'subscribe' | 'unsubs
     if (s.channel !== undefined) run(s, s.channel.unsubscribed(a.packetId, a.filters), self);
     return;
   }
-  // Arrays by push, not map/filter (see Channel.subscribe: their kind changes with the maker's tier).
+  const ok = subscribeRequests(a.items);
+  subscribed(s, a, ok.length === 0 ? [] : await subscribe(self, s.info.clientId, ok), self);
+}
+
+/** Subscribe in this turn where the broker allows it (subscribeHere); false if the broker must be asked. */
+function subscribeNow(s: State, a: Extract<Action, { t: 'subscribe' }>, self: Ctx): boolean {
+  const ok = subscribeRequests(a.items);
+  const granted = ok.length === 0 ? [] : subscribeHere(self, s.ctx, s.info.clientId, ok);
+  if (granted === undefined) return false;
+  subscribed(s, a, granted, self);
+  return true;
+}
+
+/** The items the channel accepted, to ask the broker for (arrays by push, not map/filter: see Channel.subscribe). */
+function subscribeRequests(items: readonly SubscribeItem[]): SubscribeRequest[] {
   const ok: SubscribeRequest[] = [];
-  for (const it of a.items) if (it.rc === undefined) ok.push({ raw: it.raw, filter: it.filter, opts: it.opts });
-  const granted = ok.length === 0 ? [] : await subscribe(self, s.info.clientId, ok);
+  for (const it of items) if (it.rc === undefined) ok.push({ raw: it.raw, filter: it.filter, opts: it.opts });
+  return ok;
+}
+
+/** The broker took the accepted items (`granted`, in order): SUBACK, then the retained messages. */
+function subscribed(s: State, a: Extract<Action, { t: 'subscribe' }>, granted: readonly number[], self: Ctx): void {
   let k = 0;
   const results: number[] = [];
   for (const it of a.items) results.push(it.rc ?? granted[k++]!);
