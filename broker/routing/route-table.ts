@@ -20,8 +20,23 @@ export interface Route {
 
 interface Entry {
   readonly filter: string;
-  readonly nodes: Set<NodeName>;
+  /** At most one node: a shared set (`EMPTY`, `only(node)`), replaced on change; two or more: the entry's own. */
+  nodes: ReadonlySet<NodeName>;
   groups: Map<string, Set<NodeName>> | undefined;
+}
+
+/*
+ * Most filters have one node (a client's own filter, on its node): their entries share
+ * one set per node rather than each holding a Set (about 150 bytes per filter, in a
+ * connect storm per client). Readers only read `nodes`, and read it afresh from the
+ * entry, so replacing it is as good as changing it.
+ */
+const EMPTY: ReadonlySet<NodeName> = new Set();
+const singletons = new Map<NodeName, ReadonlySet<NodeName>>();
+function only(node: NodeName): ReadonlySet<NodeName> {
+  let s = singletons.get(node);
+  if (s === undefined) singletons.set(node, (s = new Set([node])));
+  return s;
 }
 
 /** Topics whose matches are remembered; past this the cache starts over (bounded memory). */
@@ -46,7 +61,7 @@ export class RouteTable {
   add(filter: string, node: NodeName, group?: string): boolean {
     let e = this.entries.get(filter);
     if (e === undefined) {
-      e = { filter, nodes: new Set(), groups: undefined };
+      e = { filter, nodes: EMPTY, groups: undefined };
       this.entries.set(filter, e);
       this.matched.clear();
       if (isWildcard(filter)) {
@@ -54,16 +69,19 @@ export class RouteTable {
         this.wildcards++;
       }
     }
-    let set: Set<NodeName>;
-    if (group === undefined) set = e.nodes;
-    else {
+    if (group === undefined) {
+      const ns = e.nodes;
+      if (ns.has(node)) return false;
+      if (ns.size === 0) e.nodes = only(node);
+      else if (ns.size === 1) e.nodes = new Set([...ns, node]);
+      else (ns as Set<NodeName>).add(node);
+    } else {
       e.groups ??= new Map();
       let g = e.groups.get(group);
       if (g === undefined) e.groups.set(group, (g = new Set()));
-      set = g;
+      if (g.has(node)) return false;
+      g.add(node);
     }
-    if (set.has(node)) return false;
-    set.add(node);
     let ks = this.byNode.get(node);
     if (ks === undefined) this.byNode.set(node, (ks = new Set()));
     ks.add(keyOf(filter, group));
@@ -74,11 +92,19 @@ export class RouteTable {
   delete(filter: string, node: NodeName, group?: string): boolean {
     const e = this.entries.get(filter);
     if (e === undefined) return false;
-    const set = group === undefined ? e.nodes : e.groups?.get(group);
-    if (set?.delete(node) !== true) return false;
-    if (group !== undefined && set.size === 0) {
-      e.groups!.delete(group);
-      if (e.groups!.size === 0) e.groups = undefined;
+    if (group === undefined) {
+      const ns = e.nodes;
+      if (!ns.has(node)) return false;
+      if (ns.size === 1) e.nodes = EMPTY;
+      else if (ns.size === 2) e.nodes = only([...ns].find((n) => n !== node)!);
+      else (ns as Set<NodeName>).delete(node);
+    } else {
+      const g = e.groups?.get(group);
+      if (g?.delete(node) !== true) return false;
+      if (g.size === 0) {
+        e.groups!.delete(group);
+        if (e.groups!.size === 0) e.groups = undefined;
+      }
     }
     if (e.nodes.size === 0 && e.groups === undefined) {
       this.entries.delete(filter);

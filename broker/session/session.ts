@@ -10,6 +10,7 @@ import { isExpired, withDup } from '../mqtt/message.js';
 import { Inflight, type InflightEntry, type Resend } from './inflight.js';
 import { MQueue } from './mqueue.js';
 import { PacketIds } from './packet-id.js';
+import { SmallMap, type ReadonlySmallMap } from '../../runtime/index.js';
 
 /** Subscription options (MQTT 5 §3.8.3.1; 3.1.1 has only the QoS). */
 export interface SubOpts {
@@ -73,7 +74,10 @@ export interface SessionLimits {
 /** The awaiting-PUBREL table of every session that has had no incoming QoS 2 yet (never written). */
 const NO_IDS: Map<number, never> = new Map<number, never>();
 /** The subscriptions of every session that has none yet (never written: see subscribe). */
-const NO_SUBS: Map<string, never> = new Map<string, never>();
+const NO_SUBS: SmallMap<string, never> = new SmallMap<string, never>();
+
+/** The queue of every session that has queued nothing yet (never written: see queue()). */
+const NO_QUEUE = new MQueue<Pending>({ maxLen: 0, storeQos0: false });
 
 /** What `deliver` answers when there is nothing to do (shared: callers only read it). */
 const NOTHING: { readonly work?: Work; readonly dropped?: Message } = {};
@@ -81,11 +85,13 @@ const NOTHING: { readonly work?: Work; readonly dropped?: Message } = {};
 export class Session {
   /**
    * Raw filter (as subscribed, `$share/g/f` included) → options. NO_SUBS until the
-   * first subscription: many clients never subscribe, and an empty Map is ~200 bytes.
+   * first subscription: many clients never subscribe. A SmallMap, as most clients that
+   * do subscribe one or two filters: a Map is ~180 bytes with one entry, this ~60.
    */
-  private subs: Map<string, SubOpts> = NO_SUBS;
+  private subs: SmallMap<string, SubOpts> = NO_SUBS;
   private inflight: Inflight<Pending>;
-  readonly mqueue: MQueue<Pending>;
+  /** NO_QUEUE until the first message waits: most clients keep up, and a queue is ~180 bytes. */
+  private mq: MQueue<Pending> = NO_QUEUE;
   /** Incoming QoS 2 packet ids with the time their PUBLISH arrived (NO_IDS until the first). */
   private awaitingRel: Map<number, number> = NO_IDS;
   private ids = new PacketIds();
@@ -95,7 +101,17 @@ export class Session {
     private readonly limits: SessionLimits,
   ) {
     this.inflight = new Inflight<Pending>(limits.maxInflight);
-    this.mqueue = new MQueue<Pending>({ maxLen: limits.maxMqueueLen, storeQos0: limits.storeQos0 });
+  }
+
+  /** The queue, to read (length, drops). */
+  get mqueue(): Pick<MQueue<Pending>, 'len' | 'dropped' | 'isEmpty'> {
+    return this.mq;
+  }
+
+  /** The queue, to write: made at the first message that waits. */
+  private queue(): MQueue<Pending> {
+    if (this.mq === NO_QUEUE) this.mq = new MQueue<Pending>({ maxLen: this.limits.maxMqueueLen, storeQos0: this.limits.storeQos0 });
+    return this.mq;
   }
 
   /** The client's Receive Maximum caps our window [MQTT-3.3.4-9]. */
@@ -108,12 +124,12 @@ export class Session {
   }
 
   /** Raw filter → options, for reading; change it with subscribe/unsubscribe. */
-  get subscriptions(): ReadonlyMap<string, SubOpts> {
+  get subscriptions(): ReadonlySmallMap<string, SubOpts> {
     return this.subs;
   }
 
   subscribe(raw: string, opts: SubOpts): void {
-    if (this.subs === NO_SUBS) this.subs = new Map();
+    if (this.subs === NO_SUBS) this.subs = new SmallMap();
     this.subs.set(raw, opts);
   }
 
@@ -150,7 +166,7 @@ export class Session {
       if (w !== undefined) return { work: w };
     }
     if (!connected && qos === 0 && !this.limits.storeQos0) return NOTHING;
-    const dropped = this.mqueue.push(p);
+    const dropped = this.queue().push(p);
     return dropped === undefined ? NOTHING : { dropped: dropped.msg };
   }
 
@@ -165,14 +181,15 @@ export class Session {
   /** Fill the window from the queue (after an ack, or on reconnect). */
   drain(nowMs: number): Work[] {
     const out: Work[] = [];
-    while (!this.mqueue.isEmpty()) {
-      const head = this.mqueue.peek()!;
+    const q = this.mq;
+    while (!q.isEmpty()) {
+      const head = q.peek()!;
       if (head.qos > 0 && this.inflight.isFull()) break;
-      this.mqueue.pop();
+      q.pop();
       if (isExpired(head.msg, nowMs)) continue;
       const w = this.send(head, nowMs);
       if (w === undefined) {
-        this.mqueue.push(head);
+        q.push(head);
         break;
       }
       out.push(w);
@@ -254,7 +271,7 @@ export class Session {
       clientId: this.clientId,
       subscriptions: [...this.subscriptions],
       inflight: [...this.inflight],
-      mqueue: this.mqueue.toArray(),
+      mqueue: this.mq.toArray(),
       awaitingRel: [...this.awaitingRel],
       lastPacketId: this.ids.last,
     };
@@ -272,7 +289,7 @@ export class Session {
       if (e.phase === 'wait_ack') seen.add(e.message.msg.id);
     }
     for (const p of snap.mqueue) {
-      this.mqueue.push(p);
+      this.queue().push(p);
       seen.add(p.msg.id);
     }
     if (snap.awaitingRel.length > 0) this.awaitingRel = new Map(snap.awaitingRel);
@@ -284,7 +301,7 @@ export class Session {
   pendingMessages(): Message[] {
     const out: Message[] = [];
     for (const [, e] of this.inflight) if (e.phase === 'wait_ack') out.push(e.message.msg);
-    for (const p of this.mqueue.toArray()) out.push(p.msg);
+    for (const p of this.mq.toArray()) out.push(p.msg);
     return out;
   }
 }

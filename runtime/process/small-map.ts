@@ -6,9 +6,9 @@
  * holds one entry; this costs about 40 until it grows.
  *
  * Keys compare with `===` (ours are strings and numbers, never NaN). Only the part of
- * Map's interface the runtime uses.
+ * Map's interface its users need (the broker's sessions keep their subscriptions in one).
  */
-export class SmallMap<K, V> {
+export class SmallMap<K, V> implements ReadonlySmallMap<K, V> {
   private n = 0;
   private k0: K | undefined = undefined;
   private v0: V | undefined = undefined;
@@ -84,9 +84,30 @@ export class SmallMap<K, V> {
     return (this.n === 0 ? [] : this.n === 1 ? [this.v0 as V] : [this.v0 as V, this.v1 as V]).values();
   }
 
+  entries(): IterableIterator<[K, V]> {
+    if (this.map !== undefined) return this.map.entries();
+    const out: [K, V][] = [];
+    if (this.n > 0) out.push([this.k0 as K, this.v0 as V]);
+    if (this.n > 1) out.push([this.k1 as K, this.v1 as V]);
+    return out.values();
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+
   private clearSlots(): void {
     this.k0 = this.k1 = undefined;
     this.v0 = this.v1 = undefined;
     this.n = 0;
   }
+}
+
+/** A SmallMap to read. */
+export interface ReadonlySmallMap<K, V> extends Iterable<[K, V]> {
+  readonly size: number;
+  has(k: K): boolean;
+  get(k: K): V | undefined;
+  values(): IterableIterator<V>;
+  entries(): IterableIterator<[K, V]>;
 }

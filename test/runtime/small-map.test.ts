@@ -9,7 +9,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('delete' as const), k: fc.integer({ min: 0, max: 5 }) }),
 );
 
-test('small-map: any run of set and delete answers as a Map does, in the same order', (t) => {
+test('small-map: any run of set and delete answers as a Map does, entries in the same order', (t) => {
   fc.assert(
     fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
       const m = new Map<number, number>();
@@ -22,6 +22,7 @@ test('small-map: any run of set and delete answers as a Map does, in the same or
         if (s.size !== m.size) return false;
         for (let k = 0; k <= 5; k++) if (s.has(k) !== m.has(k) || s.get(k) !== m.get(k)) return false;
         if (JSON.stringify([...s.values()]) !== JSON.stringify([...m.values()])) return false;
+        if (JSON.stringify([...s]) !== JSON.stringify([...m]) || JSON.stringify([...s.entries()]) !== JSON.stringify([...m.entries()])) return false;
       }
       return true;
     }),

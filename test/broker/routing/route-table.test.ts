@@ -56,3 +56,34 @@ test('route-table: shared groups joining and leaving a cached filter are seen by
   t.deepEqual(rt.match('s/x'), [], 'after purges');
   t.is(rt.size, 0);
 });
+
+test('route-table: random adds, deletes and purges over three nodes agree with a plain model, and entries never share a changed set', (t) => {
+  const rt = new RouteTable();
+  const other = new RouteTable(); // sharing the per-node sets must not leak between tables
+  other.add('x/1', 'n1');
+  const model = new Map<string, Set<string>>();
+  const fs = ['a/1', 'a/2', 'a/+', 'b/#'];
+  const ns = ['n1', 'n2', 'n3'];
+  let seed = 7;
+  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+  for (let step = 0; step < 3000; step++) {
+    const f = fs[rnd(fs.length)]!;
+    const n = ns[rnd(ns.length)]!;
+    const op = rnd(10);
+    if (op < 5) t.is(rt.add(f, n), !(model.get(f)?.has(n) ?? false), `add ${f} ${n}`);
+    else if (op < 9) t.is(rt.delete(f, n), model.get(f)?.has(n) ?? false, `delete ${f} ${n}`);
+    else {
+      rt.purge(n);
+      for (const s of model.values()) s.delete(n);
+    }
+    if (op < 5) (model.get(f) ?? model.set(f, new Set()).get(f)!).add(n);
+    else if (op < 9) model.get(f)?.delete(n);
+    for (const g of fs) {
+      const want = [...(model.get(g) ?? [])].sort();
+      const got = rt.match(g.replace('+', '1').replace('#', 'z')).find((r) => r.filter === g);
+      t.deepEqual(got === undefined ? [] : [...got.nodes].sort(), want, `nodes of ${g} after step ${step}`);
+      for (const x of ns) t.is(rt.has(g, x), want.includes(x));
+    }
+  }
+  t.deepEqual([...other.match('x/1')[0]!.nodes], ['n1'], "the other table's route is untouched");
+});
