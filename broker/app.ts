@@ -23,6 +23,7 @@ import { registryServer } from './cm/registry.js';
 import { RegistryTable } from './cm/registry-table.js';
 import { listenerPorts, listenersServer, type ListenerPorts } from './connection/listeners.js';
 import { selfCheck, type SelfCheckVerdict } from './connection/self-check.js';
+import { KeepaliveTable, keepaliveServer } from './connection/keepalive-sweep.js';
 import { Metrics } from './mgmt/metrics.js';
 import { sysServer } from './mgmt/sys.js';
 import { BrokerLedger, brokerServer } from './routing/broker.js';
@@ -62,6 +63,7 @@ export function buildContext(node: LocalNode, cfg: Config): BrokerContext {
     retained: new RetainedStore(),
     sessions: new Map(),
     registry: new RegistryTable(),
+    keepalives: new KeepaliveTable(),
     auth,
     acl,
     metrics: new Metrics(),
@@ -99,6 +101,7 @@ export async function startBroker(node: LocalNode, cfg: Config): Promise<Broker>
       supervisorChild('session_sup', () => startSessionSup()),
       worker('listeners', () => genServer.startLink(listenersServer, ctx, { name: 'listeners', trapExit: true })),
       worker('sys', () => genServer.startLink(sysServer, ctx, { name: 'sys' })),
+      worker('keepalive', () => genServer.startLink(keepaliveServer, ctx, { name: 'keepalive' })),
     ],
   };
   const sup = await node.startService(supervisorChild('broker_sup', () => supervisor.startLink(spec, { name: 'broker_sup' })));

@@ -7,6 +7,7 @@
 import type { NodeName, Pid } from '../runtime/index.js';
 import type { Authenticator, Authorizer } from './auth.js';
 import type { RegistryTable } from './cm/registry-table.js';
+import type { KeepaliveTable } from './connection/keepalive-sweep.js';
 import type { Config } from './config.js';
 import type { Metrics } from './mgmt/metrics.js';
 import type { BrokerLedger } from './routing/broker.js';
@@ -26,6 +27,8 @@ export interface BrokerContext {
   readonly sessions: Map<string, Pid>;
   /** The client-id registry's entries and locks on this node (written by cm_registry; a free lock taken by its claimant). */
   readonly registry: RegistryTable;
+  /** The connections whose keepalive the node's sweep checks (written by their sessions). */
+  readonly keepalives: KeepaliveTable;
   readonly auth: Authenticator;
   readonly acl: Authorizer;
   readonly metrics: Metrics;

@@ -2,8 +2,9 @@
  * Keepalive arithmetic for the server side of a connection (MQTT §3.1.2.10): which
  * interval applies (the client's, or in MQTT 5 the Server Keep Alive), and a checker
  * the connection actor ticks with its "packets received" counter. A client silent
- * for 1.5 × the interval is timed out ([MQTT-3.1.2-24]; MQTT 5: [MQTT-3.1.2-22]). Pure: the actor owns the
- * timer and passes the time in; nothing here reads a clock or logs.
+ * for 1.5 × the interval is timed out ([MQTT-3.1.2-24]; MQTT 5: [MQTT-3.1.2-22]). Pure: the
+ * time is passed in (the node's sweep, keepalive-sweep.ts, says when a check is due);
+ * nothing here reads a clock or logs.
  */
 
 /** The spec's factor: silence for one and a half keepalive periods ends the connection [MQTT-3.1.2-24]. */
@@ -56,6 +57,8 @@ export class Keepalive {
   readonly checkIntervalMs: number;
   private lastCount: number;
   private lastActivityMs: number;
+  /** When the next check is due (the sweep's field: KeepaliveTable); Infinity while one is on its way. */
+  dueAtMs = Infinity;
 
   /**
    * @param nowMs when the connection was accepted (the CONNECT counts as activity)

@@ -15,7 +15,7 @@ import { RC_MALFORMED_PACKET, RC_PACKET_TOO_LARGE } from '../mqtt/reason-codes.j
 import { publish, type DeliverMsg } from '../routing/dispatch.js';
 import { subscribe, subscribeHere, unsubscribe, type SubscribeRequest } from '../routing/broker.js';
 import { willChanged } from '../cm/cm.js';
-import { armKeepalive, armTimer, cancelTimer, ensureRetry, type Attach, type State } from './session-state.js';
+import { armKeepalive, armTimer, cancelTimer, ensureRetry, forgetKeepalive, type Attach, type State } from './session-state.js';
 import { pendingOf } from './takeover.js';
 
 const log = logger('broker:session');
@@ -56,7 +56,7 @@ export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ct
   t.receive(new SessionReceiver(self, me));
   write(s, connack(a.info, sessionPresent, s.ctx.cfg));
   s.keepalive = new Keepalive(a.info.keepaliveS, now, 0);
-  armKeepalive(s, s.keepalive.start(now), self);
+  armKeepalive(s, s.keepalive, s.keepalive.start(now), now, self);
   if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
   // What followed the CONNECT is handled as any later data, in order, each step awaited.
   for (const chunk of a.rest) if (chunk.length > 0) self.send(me, ['$data', t, chunk]);
@@ -216,7 +216,7 @@ export function close(s: State, reasonCode: number | undefined, why: string, sel
 /** Close the current connection without ending the session (takeover, discard). */
 export function dropConnection(s: State, reasonCode: number, why: string, self: Ctx): void {
   if (s.info.protocolVersion === 5) write(s, { cmd: 'disconnect', reasonCode });
-  detach(s, self);
+  detach(s);
   log.debug('connection_dropped', { client: s.info.clientId, why });
   // On takeover the will goes only if it has no delay (the session continues) [MQTT-3.1.4-3].
   if (why === 'takenover' && s.will !== undefined && s.will.delayS === 0) publishWill(s, self);
@@ -224,18 +224,18 @@ export function dropConnection(s: State, reasonCode: number, why: string, self: 
 }
 
 /** Forget the current connection and close its socket; the session stays. */
-function detach(s: State, self: Ctx): void {
+function detach(s: State): void {
   const t = s.transport;
   s.channel = undefined;
   s.transport = undefined;
   s.inbound = undefined;
   t?.end();
-  cancelTimer(s, 'keepalive', self);
+  forgetKeepalive(s);
 }
 
 /** The connection is gone: will, then the session ends now or waits for its expiry. */
 export function disconnected(s: State, why: string, abnormal: boolean, self: Ctx): void | Promise<unknown> {
-  detach(s, self);
+  detach(s);
   cancelTimer(s, 'retry', self);
   const expiry = s.info.sessionExpiryS;
   if (abnormal && s.will !== undefined) {

@@ -66,7 +66,7 @@ export interface SessionProtocol {
     | readonly ['$handed_over', From]
     /** The registry found another session holding our id, newer than us: end (as a discard). */
     | readonly ['$kick', reason: string]
-    | readonly ['$timer', TimerKind];
+    | readonly ['$timer', TimerKind | 'keepalive'];
 }
 
 /** One limits record per configuration, shared by its sessions (they only read it). */
@@ -283,20 +283,22 @@ function step(r: void | Promise<unknown>, s: State): ReturnType<typeof genServer
 
 // --- timers ----------------------------------------------------------------------------
 
-function onTimer(s: State, kind: TimerKind, self: Ctx): void | Promise<unknown> {
-  s.timers[kind] = undefined;
+function onTimer(s: State, kind: TimerKind | 'keepalive', self: Ctx): void | Promise<unknown> {
   const now = Date.now();
-  switch (kind) {
-    case 'keepalive': {
-      if (s.keepalive === undefined || s.channel === undefined) return;
-      const r = s.keepalive.check(now, s.channel.recvCount);
-      if (r.status === 'timeout') {
-        log.debug('keepalive_timeout', { client: s.info.clientId, idle_ms: r.idleMs });
-        return close(s, RC_KEEP_ALIVE_TIMEOUT, 'keepalive_timeout', self); // [MQTT-3.1.2-24]
-      }
-      armKeepalive(s, r, self);
-      return;
+  if (kind === 'keepalive') {
+    // From the node's sweep; one for a connection gone meanwhile finds none (or the next one, early: harmless).
+    const k = s.keepalive;
+    if (k === undefined || s.channel === undefined) return;
+    const r = k.check(now, s.channel.recvCount);
+    if (r.status === 'timeout') {
+      log.debug('keepalive_timeout', { client: s.info.clientId, idle_ms: r.idleMs });
+      return close(s, RC_KEEP_ALIVE_TIMEOUT, 'keepalive_timeout', self); // [MQTT-3.1.2-24]
     }
+    armKeepalive(s, k, r, now, self);
+    return;
+  }
+  s.timers[kind] = undefined;
+  switch (kind) {
     case 'retry':
       if (s.channel === undefined) return;
       // v5 resends only on reconnect [MQTT-4.4.0-1]; 3.1.1 allows a retry (EMQX retry_interval).

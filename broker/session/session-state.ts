@@ -8,7 +8,7 @@ import type { BrokerContext } from '../context.js';
 import type { Channel } from '../connection/channel.js';
 import type { ClientInfo } from '../connection/connect.js';
 import type { Inbound } from '../connection/inbound.js';
-import type { Keepalive } from '../connection/keepalive.js';
+import type { Keepalive, KeepaliveCheck } from '../connection/keepalive.js';
 import type { Transport } from '../connection/transport.js';
 import type { Pending, Session } from './session.js';
 
@@ -25,7 +25,8 @@ export interface Attach {
 /** How long each step of a hand-over between nodes may take (EMQX T_TAKEOVER). */
 export const TAKEOVER_TIMEOUT_MS = 15_000;
 
-export type TimerKind = 'keepalive' | 'retry' | 'expire' | 'will' | 'handover';
+/** The session's own timers (keepalive checks come from the node's sweep: keepalive-sweep.ts). */
+export type TimerKind = 'retry' | 'expire' | 'will' | 'handover';
 
 /**
  * The session's armed timers, one slot per kind. A fixed record rather than a Map: the
@@ -33,7 +34,6 @@ export type TimerKind = 'keepalive' | 'retry' | 'expire' | 'will' | 'handover';
  * about 200 bytes even with one entry; this is 56).
  */
 export class SessionTimers {
-  keepalive: Ref | undefined = undefined;
   retry: Ref | undefined = undefined;
   expire: Ref | undefined = undefined;
   will: Ref | undefined = undefined;
@@ -67,8 +67,14 @@ export interface State {
   adopting: { readonly attach: Attach; readonly held: Pending[]; seen: Set<string> } | undefined;
 }
 
-export function armKeepalive(s: State, r: ReturnType<Keepalive['check']>, self: Ctx): void {
-  if (r.status === 'ok') armTimer(s, 'keepalive', r.nextCheckInMs, self);
+/** Have the node's keepalive sweep tell this session when its next check is due. */
+export function armKeepalive(s: State, k: Keepalive, r: KeepaliveCheck, nowMs: number, self: Ctx): void {
+  if (r.status === 'ok') s.ctx.keepalives.watch(k, self.self, nowMs + r.nextCheckInMs);
+}
+
+/** The connection's keepalive checks end (it is gone). */
+export function forgetKeepalive(s: State): void {
+  if (s.keepalive !== undefined) s.ctx.keepalives.forget(s.keepalive);
 }
 
 /**
@@ -80,9 +86,8 @@ export function ensureRetry(s: State, self: Ctx): void {
   if (s.channel !== undefined && s.session.awaitsAck && s.timers.retry === undefined) armTimer(s, 'retry', s.ctx.cfg.mqtt.retry_interval_ms, self);
 }
 
-/** The timer messages, made once: a keepalive timer is re-armed for every client, all the time. */
+/** The timer messages, made once. */
 const TIMER_MSG: { readonly [K in TimerKind]: readonly ['$timer', K] } = {
-  keepalive: ['$timer', 'keepalive'],
   retry: ['$timer', 'retry'],
   expire: ['$timer', 'expire'],
   will: ['$timer', 'will'],
