@@ -20,9 +20,10 @@ const send = (m: object): void => void process.send?.(m);
 /** Start `impl`; returns the port and how to stop it. */
 async function start(impl: string): Promise<{ port: number; stop: () => Promise<void> }> {
   if (impl === 'beamq') {
-    const node = await startNode();
     // Limits shared with the other brokers come from mqtt-brokers.ts as BEAMQ_MQTT__* variables.
     const cfg = loadConfig({ listeners: { tcp: { bind: '127.0.0.1:0' }, ws: { enable: false } }, sys: { interval_ms: 0 } }, process.env);
+    // As scripts/node.ts starts it: the node's busy wait from the config (BEAMQ_NODE__BUSY_WAIT).
+    const node = await startNode({ busyWait: cfg.node.busy_wait });
     const b = await startBroker(node, cfg);
     const port = b.ports().tcp;
     if (port === undefined) throw new Error('beamq: no tcp listener');
