@@ -27,15 +27,23 @@ class Receiver {
   private readonly awaitingRel = new Set<number>();
   private pumping: Promise<void> | undefined;
 
-  /** Read and acknowledge everything `c` receives until it closes. */
+  /**
+   * Read and acknowledge everything `c` receives until it is closed and nothing it
+   * received is left. One client with one session state: a second connection's packets
+   * are handled only after all of the first's, as a client reads its old connection to
+   * the end — otherwise a PUBLISH still unread on the old one, completed meanwhile on
+   * the new one (resent there with DUP), would look new when read late.
+   */
   attach(c: MqttTestClient): Promise<void> {
+    const before = this.pumping;
     const pump = async (): Promise<void> => {
-      for (let i = 0; i < 1_000_000 && !c.closed; i++) {
+      if (before !== undefined) await before;
+      for (let i = 0; i < 1_000_000; i++) {
         let p: Packet;
         try {
           p = await c.nextPacket(undefined, 60_000);
         } catch {
-          return; // closed
+          return; // closed, and everything received was read
         }
         await this.handle(c, p).catch(() => undefined);
       }
