@@ -72,7 +72,7 @@ export function accept(ctx: BrokerContext, waits: ConnectWaits, spawner: Ctx, tr
     // A close meanwhile is for the session to see: it is told when it takes the transport.
     transport.receive({ data: (_t, c) => rest.push(c), closed: () => undefined, drain: () => undefined });
     const version = connect.protocolVersion ?? 4;
-    const v = checkConnect(connect, ctx.cfg, transport.peerhost, Date.now(), () => `beamq-${randomBytes(8).toString('hex')}`);
+    const v = checkConnect(connect, ctx.cfg, transport, Date.now(), () => `beamq-${randomBytes(8).toString('hex')}`);
     if (!v.ok) return refuse(ctx, transport, version, v.reasonCode, v.why, connect.clientId);
     const auth = ctx.auth.authenticate({ clientId: v.info.clientId, username: connect.username, password: connect.password });
     if (auth !== 'ok') {

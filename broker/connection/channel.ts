@@ -30,7 +30,7 @@ import {
 } from '../mqtt/reason-codes.js';
 import { isWildcard, parseFilter, validateTopicName } from '../mqtt/topic.js';
 import type { Session, SubOpts, Work } from '../session/session.js';
-import type { ClientInfo } from './connect.js';
+import type { ClientInfo, Peer } from './connect.js';
 
 export interface SubscribeItem {
   /** The filter as the client sent it (`$share/g/f` included). */
@@ -77,6 +77,8 @@ export class Channel {
     readonly session: Session,
     private readonly cfg: Config,
     private readonly acl: Authorizer,
+    /** The connection's peer, for its messages' headers: read at the first publish. */
+    private readonly peer: Peer,
   ) {}
 
   get v5(): boolean {
@@ -85,7 +87,7 @@ export class Channel {
 
   private publishHeaders(): MessageHeaders {
     const i = this.info;
-    return (this.headers ??= { protocolVersion: i.protocolVersion, peerhost: i.peerhost, ...(i.username === undefined ? {} : { username: i.username }) });
+    return (this.headers ??= { protocolVersion: i.protocolVersion, peerhost: this.peer.peerhost, ...(i.username === undefined ? {} : { username: i.username }) });
   }
 
   /** One packet from the client. */

@@ -142,8 +142,13 @@ const lingerOver = (t: HandleTransport): void => t.closeHandle();
 /** A client's TCP stream on its libuv handle: the same behaviour as TcpTransport over net.Socket. */
 export class HandleTransport extends GatheringTransport implements Transport {
   readonly kind = 'tcp';
-  readonly peer: string;
-  readonly peerhost: string;
+  /**
+   * `address:port` and address of the client, found out when first asked: Node's
+   * getpeername makes its answer an object property by property, about 10 µs a
+   * connection, and most connections never need it (a refusal's log, a will, the first
+   * PUBLISH's headers do). After the socket closed it is ''.
+   */
+  private peerAddr: { address?: string; port?: number } | undefined = undefined;
   private receiver: Receiver = NOBODY;
   /** Reading was asked for once (the first receiver); `paused` stops it meanwhile. */
   private started = false;
@@ -163,13 +168,25 @@ export class HandleTransport extends GatheringTransport implements Transport {
     setNoDelay: boolean,
   ) {
     super();
-    const addr: { address?: string; port?: number } = {};
-    handle.getpeername(addr);
-    this.peerhost = addr.address ?? '';
-    this.peer = `${this.peerhost}:${addr.port ?? 0}`;
     if (setNoDelay) handle.setNoDelay(true);
     handle[OWNER] = this;
     handle.onread = onRead;
+  }
+
+  get peerhost(): string {
+    return this.peerAddress().address ?? '';
+  }
+
+  get peer(): string {
+    const a = this.peerAddress();
+    return a.address === undefined ? '' : `${a.address}:${a.port ?? 0}`;
+  }
+
+  private peerAddress(): { address?: string; port?: number } {
+    if (this.peerAddr !== undefined) return this.peerAddr;
+    const a: { address?: string; port?: number } = {};
+    if (this.handleOpen) this.handle.getpeername(a);
+    return (this.peerAddr = a);
   }
 
   onRead(ab: ArrayBuffer | undefined): void {

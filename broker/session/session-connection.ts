@@ -48,7 +48,7 @@ export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ct
   s.info = a.info;
   s.will = a.info.will;
   s.session.setWindow(a.info.receiveMaximum);
-  s.channel = new Channel(a.info, s.session, s.ctx.cfg, s.ctx.acl);
+  s.channel = new Channel(a.info, s.session, s.ctx.cfg, s.ctx.acl, a.transport);
   s.transport = a.transport;
   s.inbound = new Inbound(a.info.protocolVersion, s.ctx.cfg.mqtt.max_packet_size);
   const t = a.transport;
