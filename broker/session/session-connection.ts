@@ -55,6 +55,7 @@ export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ct
   const me = self.self;
   t.receive(new SessionReceiver(self, me));
   write(s, connack(a.info, sessionPresent, s.ctx.cfg));
+  forgetKeepalive(s); // a connection not detached before (none should be): its checks end here
   s.keepalive = new Keepalive(a.info.keepaliveS, now, 0);
   armKeepalive(s, s.keepalive, s.keepalive.start(now), now, self);
   if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
