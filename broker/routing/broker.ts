@@ -31,8 +31,7 @@ export interface BrokerProtocol {
   info: DownMsg | readonly ['$subscribed', from: From, granted: number[]];
 }
 
-const BROKER_NAME = 'broker';
-export const BROKER = serverName<BrokerProtocol>(BROKER_NAME);
+export const BROKER = serverName<BrokerProtocol>('broker');
 
 /**
  * The broker's bookkeeping, in the context (`ctx.broker`) because a session's
@@ -186,7 +185,7 @@ export function subscribeHere(via: Ctx, ctx: BrokerContext, clientId: string, re
   const pid = via.self;
   if (!l.monitored.has(pid.key)) {
     // No broker (restarting): its call fails the same way as before.
-    if (via.whereis(BROKER_NAME) === undefined) return undefined;
+    if (via.whereis(BROKER) === undefined) return undefined;
     l.monitored.add(pid.key);
     via.cast(BROKER, ['watch', pid]);
   }

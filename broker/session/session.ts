@@ -5,12 +5,12 @@
  * PUBREL, and packet-id allocation. Operations return the PUBLISH/PUBREL work to
  * send; the actor writes it. Pure: no sockets, no timers, no logging.
  */
+import { SmallMap, type ReadonlySmallMap } from '../../runtime/index.js';
 import type { Message, QoS } from '../mqtt/message.js';
 import { isExpired, withDup } from '../mqtt/message.js';
 import { Inflight, type InflightEntry, type Resend } from './inflight.js';
 import { MQueue } from './mqueue.js';
 import { PacketIds } from './packet-id.js';
-import { SmallMap, type ReadonlySmallMap } from '../../runtime/index.js';
 
 /** Subscription options (MQTT 5 §3.8.3.1; 3.1.1 has only the QoS). */
 export interface SubOpts {
@@ -104,7 +104,7 @@ export class Session {
   }
 
   /** The queue, to read (length, drops). */
-  get mqueue(): Pick<MQueue<Pending>, 'len' | 'dropped' | 'isEmpty'> {
+  get mqueue(): Pick<MQueue<Pending>, 'len' | 'dropped'> {
     return this.mq;
   }
 
