@@ -37,16 +37,17 @@ export function openNewSession(via: Ctx, ctx: BrokerContext, attach: Attach, fai
   if (ctx.sessions.has(id)) return false;
   if (ctx.members.size > 0 && homeOf(id, [ctx.node, ...ctx.members]) !== ctx.node) return false;
   if (!ctx.registry.tryClaimNew(id)) return false;
-  startSession(via, ctx, attach).then(
-    (pid) => {
-      registerNewSession(via, id, pid, registryWill(attach.info, attach.info.will), ctx.node, attach.transport);
-      ctx.metrics.connects++;
-    },
-    (err: unknown) => {
+  const started = (pid: Pid): void => {
+    registerNewSession(via, id, pid, registryWill(attach.info, attach.info.will), ctx.node, attach.transport);
+    ctx.metrics.connects++;
+  };
+  const r = startSession(via, ctx, attach);
+  if (r instanceof Promise) {
+    r.then(started, (err: unknown) => {
       via.cast(REGISTRY, ['release', id, undefined]);
       failed(err);
-    },
-  );
+    });
+  } else started(r);
   return true;
 }
 

@@ -3,7 +3,7 @@
  * Sessions are temporary children: a session that ends is not restarted (its client
  * reconnects and gets a new one), as EMQX's channels.
  */
-import { ExitError, genServer, supervisor, worker, type Ctx, type Pid } from '../../runtime/index.js';
+import { ExitError, genServer, Pid, supervisor, worker, type Ctx } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { sessionServer } from './session-server.js';
 import type { Attach } from './session-state.js';
@@ -31,9 +31,24 @@ export function startSessionSup(): Promise<Pid> {
   );
 }
 
-/** Start a session actor for `attach` under session_sup, from process `via`. */
-export async function startSession(via: Ctx, ctx: BrokerContext, attach: Attach): Promise<Pid> {
-  const r = (await via.call(SESSION_SUP, ['start_child', [ctx, attach]], Infinity)) as readonly ['ok', Pid] | readonly ['error', unknown];
-  if (r[0] === 'ok') return r[1];
-  throw new ExitError(['start_session_failed', r[1]]);
+/**
+ * Start a session actor for `attach` under session_sup, from process `via`: in the
+ * caller's own turn when session_sup would only start it and answer
+ * (supervisor.startChildHere), else by a call.
+ */
+export function startSession(via: Ctx, ctx: BrokerContext, attach: Attach): Pid | Promise<Pid> {
+  try {
+    const here = supervisor.startChildHere(via, SESSION_SUP, [ctx, attach]);
+    if (here !== undefined) return here instanceof Pid ? here : here.catch(startFailed);
+  } catch (err) {
+    return Promise.reject(startFailed(err));
+  }
+  return (via.call(SESSION_SUP, ['start_child', [ctx, attach]], Infinity) as Promise<readonly ['ok', Pid] | readonly ['error', unknown]>).then((r) => {
+    if (r[0] === 'ok') return r[1];
+    throw new ExitError(['start_session_failed', r[1]]);
+  });
+}
+
+function startFailed(err: unknown): never {
+  throw new ExitError(['start_session_failed', err instanceof ExitError ? err.reason : String(err)]);
 }

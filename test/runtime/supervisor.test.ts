@@ -185,6 +185,55 @@ test('supervisor: simple_one_for_one starts instances with arguments and restart
   t.deepEqual(events.slice(2), ['stop:one:boom', 'start:one', 'stop:two:shutdown']);
 });
 
+test('supervisor: startChildHere starts a simple_one_for_one child in the caller\'s turn, recorded and linked as startChild does', async (t) => {
+  const node = await testNode(t);
+  const events: string[] = [];
+  const template = worker(
+    'conn',
+    (...args: never[]) => {
+      if (args[0] === 'bad') throw new ExitError('bad_args');
+      return genServer.spawnLink(w, { id: String(args[0]), events });
+    },
+    { restart: 'temporary' },
+  );
+  const s = await node.run(() => supervisor.start({ strategy: 'simple_one_for_one', children: [template] }));
+  type Seen = { untried: unknown; here: unknown; busy: unknown; bad: unknown };
+  const seen = await new Promise<Seen>((resolve) => {
+    node.spawn(async (self) => {
+      // Whether a start answers at once is learnt from the first child, started by a call.
+      const untried = supervisor.startChildHere(self, s, ['zero']);
+      await supervisor.startChild(s, ['one']);
+      const here = supervisor.startChildHere(self, s, ['two']);
+      // A message queued at the supervisor comes first: the caller must call.
+      self.send(s, ['$sup_try_again', 'none']);
+      const busy = supervisor.startChildHere(self, s, ['three']);
+      await supervisor.countChildren(s); // the supervisor has read its mailbox
+      let bad: unknown;
+      try {
+        supervisor.startChildHere(self, s, ['bad']);
+      } catch (e) {
+        bad = e;
+      }
+      resolve({ untried, here, busy, bad });
+    });
+  });
+  t.is(seen.untried, undefined);
+  t.is(seen.busy, undefined);
+  t.true(seen.bad instanceof ExitError);
+  t.is((seen.bad as ExitError).reason, 'bad_args');
+  const here = seen.here as Pid;
+  t.true(node.core.lookup(here)?.links?.has(s.key) === true, 'linked to the supervisor');
+  t.deepEqual(await node.run(() => supervisor.countChildren(s)), { specs: 1, active: 2, supervisors: 0, workers: 2 });
+  t.true((await node.run(() => supervisor.whichChildren(s))).some((c) => c.pid?.equals(here) === true));
+  await waitFor(() => events.includes('start:two'), 'the child started');
+  // Its exit reaches the supervisor through the link: the temporary child is forgotten.
+  const gone = node.waitExit(here);
+  node.run(() => genServer.cast<WP>(here, ['die', 'boom']));
+  await gone;
+  await waitFor(async () => (await node.run(() => supervisor.countChildren(s))).active === 1, 'two forgotten');
+  t.deepEqual(events, ['start:one', 'start:two', 'stop:two:boom']);
+});
+
 test('supervisor: nested supervisors — the outer one restarts a killed inner one with its children', async (t) => {
   const node = await testNode(t);
   const events: string[] = [];
