@@ -11,7 +11,7 @@ import type { Transport } from '../connection/transport.js';
 import type { BrokerContext } from '../context.js';
 import type { Will } from '../connection/connect.js';
 import { registryNodes } from './home.js';
-import type { Registration } from './registry.js';
+import type { Registration, RegistryProtocol } from './registry.js';
 
 type RegisterArgs = [clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport];
 
@@ -135,7 +135,7 @@ function register(s: State, [, clientId, pid, will, claimedAt, transport]: reado
   }
   const reg: Registration = { node: s.ctx.node, pid, will, since: Date.now() };
   const at = registryNodes(clientId, [s.ctx.node, ...s.ctx.members], s.ctx.node);
-  self.cast(['cm_registry', claimedAt], ['release', clientId, reg]);
+  genServer.castHere<RegistryProtocol>(self, ['cm_registry', claimedAt], ['release', clientId, reg]);
   for (const n of at) if (n !== claimedAt) self.cast(['cm_registry', n], ['register', clientId, reg]);
   // A lock taken at a node no longer among them (members changed meanwhile) holds the entry too.
   s.held.set(clientId, { reg, homes: at.includes(claimedAt) ? at : [...at, claimedAt] });
@@ -155,5 +155,5 @@ export const registerSession = (via: Ctx, clientId: string, pid: Pid, will: Will
   via.call(CM, ['register', clientId, pid, will, claimedAt, transport], Infinity);
 /** Register a session whose id's lock no process holds (see the `register` cast). */
 export const registerNewSession = (via: Ctx, clientId: string, pid: Pid, will: Will | undefined, claimedAt: NodeName, transport: Transport): void =>
-  via.cast(CM, ['register', clientId, pid, will, claimedAt, transport]);
+  genServer.castHere(via, CM, ['register', clientId, pid, will, claimedAt, transport]);
 export const willChanged = (via: Ctx, clientId: string, will: Will | undefined): void => via.cast(CM, ['will', clientId, via.self, will]);

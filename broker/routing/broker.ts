@@ -187,7 +187,7 @@ export function subscribeHere(via: Ctx, ctx: BrokerContext, clientId: string, re
     // No broker (restarting): its call fails the same way as before.
     if (via.whereis(BROKER) === undefined) return undefined;
     l.monitored.add(pid.key);
-    via.cast(BROKER, ['watch', pid]);
+    genServer.castHere(via, BROKER, ['watch', pid]);
   }
   const out: number[] = [];
   for (const r of reqs) {

@@ -39,7 +39,13 @@ export function startSessionSup(): Promise<Pid> {
 export function startSession(via: Ctx, ctx: BrokerContext, attach: Attach): Pid | Promise<Pid> {
   try {
     const here = supervisor.startChildHere(via, SESSION_SUP, [ctx, attach]);
-    if (here !== undefined) return here instanceof Pid ? here : here.catch(startFailed);
+    if (here !== undefined) {
+      return here instanceof Pid
+        ? here
+        : here.catch((err: unknown) => {
+            throw startFailed(err);
+          });
+    }
   } catch (err) {
     return Promise.reject(startFailed(err));
   }
@@ -49,6 +55,6 @@ export function startSession(via: Ctx, ctx: BrokerContext, attach: Attach): Pid 
   });
 }
 
-function startFailed(err: unknown): never {
-  throw new ExitError(['start_session_failed', err instanceof ExitError ? err.reason : String(err)]);
+function startFailed(err: unknown): ExitError {
+  return new ExitError(['start_session_failed', err instanceof ExitError ? err.reason : String(err)]);
 }

@@ -5,7 +5,7 @@
  * is how a server awaits a call to another. Semantics follow OTP's gen_server.
  */
 import { logger } from '../log.js';
-import type { Pid } from '../terms.js';
+import { Pid } from '../terms.js';
 import {
   ExitError,
   formatTerm,
@@ -324,6 +324,22 @@ export function call<P extends Protocol, R extends CallOf<P>>(
 export function cast<P extends Protocol>(server: ServerRef<P>, msg: CastOf<P>): void {
   const caller = current.proc;
   rawCast(caller?.core ?? currentCore(), server, msg, caller);
+}
+
+/**
+ * cast from `via`, handled at once when `server` is a gen_server on its node that is waiting
+ * (nothing queued before this message, no step under way): its handleCast runs now,
+ * as that server, in the caller's turn (Scheduler.handleNow), rather than a message
+ * and a turn later. Erlang orders messages only between two processes, and that order
+ * holds; what may differ is only how the server's own sends interleave with the
+ * caller's later ones. For per-connection bookkeeping casts on a connect storm's path.
+ */
+export function castHere<P extends Protocol>(via: Ctx, server: ServerRef<P>, msg: CastOf<P>): void {
+  const caller = via as Proc;
+  const core = caller.core;
+  const p = typeof server === 'string' ? core.names.get(server) : server instanceof Pid ? core.lookup(server) : server[1] === core.name ? core.names.get(server[0]) : undefined;
+  if (p !== undefined && p.driver instanceof GenServerDriver && core.scheduler.handleNow(p, ['$gen_cast', msg])) return;
+  rawCast(core, server, msg, caller);
 }
 
 /** Answer a call later (after returning `noreply`). */

@@ -153,6 +153,38 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Have process `p` handle `msg` now, inside whatever is running, when it is waiting
+   * (started, nothing queued, no step of its own under way): the message would be the
+   * first thing its next turn handles, so only the time changes, as if it had been
+   * scheduled at once. Its own exception ends it alone; a step that returns a promise
+   * parks it as a turn would. False, having done nothing, when `p` is not waiting.
+   */
+  handleNow(p: Proc, msg: unknown): boolean {
+    if (p.status !== WAITING || !p.started || p.waiter !== undefined) return false;
+    p.status = RUNNING;
+    const prev = current.proc;
+    const reds = current.reds;
+    current.proc = p;
+    current.reds = REDUCTIONS;
+    try {
+      const r = p.driver.handle(msg, p);
+      if (r !== undefined) this.park(p, r);
+      else if (p.status === RUNNING) {
+        if (p.mailbox.length > 0) {
+          p.status = RUNNABLE;
+          this.enqueue(p);
+        } else p.status = WAITING;
+      }
+    } catch (err) {
+      crash(p, err);
+    } finally {
+      current.proc = prev;
+      current.reds = reds;
+    }
+    return true;
+  }
+
   private park(p: Proc, r: PromiseLike<unknown>): void {
     if (p.status !== RUNNING) return; // exited inside the step; nothing to resume
     p.status = PARKED;

@@ -234,3 +234,61 @@ test.serial('gen_server: a spawnLink whose init fails exits with the reason, and
   t.true((exit[1] as Pid).equals(pid));
   t.is(exit[2], 'no_way');
 });
+
+interface LogProtocol {
+  calls: { seen: { args: []; reply: string[] } };
+  casts: { note: { args: [what: string] }; crash: { args: [] }; self_note: { args: [what: string] } };
+  info: readonly ['note', string];
+}
+/** Every note logServer handled, in order, as it handles it (visible without asking it). */
+const handledNotes: string[] = [];
+const logServer: GenServer<LogProtocol, string[], void> = {
+  init: () => genServer.ok([]),
+  handleCall: (_req, _from, s) => genServer.reply([...s], s),
+  handleCast(msg, s, ctx) {
+    if (msg[0] === 'crash') throw new Error('boom');
+    if (msg[0] === 'self_note') {
+      // Inside its own turn the server is not waiting: castHere must fall back to a message.
+      genServer.castHere<LogProtocol>(ctx, ctx.self, ['note', `${msg[1]}:later`]);
+      s.push(`${msg[1]}:now`);
+      return genServer.noreply(s);
+    }
+    s.push(msg[1]);
+    handledNotes.push(msg[1]);
+    return genServer.noreply(s);
+  },
+  handleInfo: (msg, s) => {
+    s.push(`info:${(msg as readonly ['note', string])[1]}`);
+    return genServer.noreply(s);
+  },
+};
+
+test('gen_server: castHere runs the cast in a waiting server at once, after anything queued otherwise, and a crash there ends only the server', async (t) => {
+  const node = await testNode(t);
+  const server = await node.run(() => genServer.start(logServer, undefined));
+  const out = await new Promise<{ atOnce: string[]; queued: string[]; after: string[]; callerAlive: boolean }>((resolve) => {
+    node.spawn(async (self) => {
+      genServer.castHere<LogProtocol>(self, server, ['note', 'a']);
+      // Handled before castHere returned, in this turn.
+      const atOnce = [...handledNotes];
+      // A message already queued comes first: the cast is sent after it, not run ahead.
+      self.send(server, ['note', 'queued']);
+      genServer.castHere<LogProtocol>(self, server, ['note', 'b']);
+      genServer.castHere<LogProtocol>(self, server, ['self_note', 'c']);
+      const queued = await genServer.call<LogProtocol, readonly ['seen']>(server, ['seen']);
+      // Its own cast to itself went behind that call.
+      const after = await genServer.call<LogProtocol, readonly ['seen']>(server, ['seen']);
+      const gone = new Promise<void>((r) => {
+        self.monitor(server);
+        void self.receive((m) => (Array.isArray(m) && m[0] === 'DOWN' ? m : undefined)).then(() => r());
+      });
+      genServer.castHere<LogProtocol>(self, server, ['crash']);
+      await gone;
+      resolve({ atOnce, queued, after, callerAlive: node.core.lookup(self.self) !== undefined });
+    });
+  });
+  t.deepEqual(out.atOnce, ['a']);
+  t.deepEqual(out.queued, ['a', 'info:queued', 'b', 'c:now']);
+  t.deepEqual(out.after, ['a', 'info:queued', 'b', 'c:now', 'c:later']);
+  t.true(out.callerAlive);
+});
