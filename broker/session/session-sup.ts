@@ -3,7 +3,7 @@
  * Sessions are temporary children: a session that ends is not restarted (its client
  * reconnects and gets a new one), as EMQX's channels.
  */
-import { ExitError, genServer, Pid, supervisor, worker, type Ctx } from '../../runtime/index.js';
+import { ExitError, genServer, supervisor, worker, type Ctx, type Pid } from '../../runtime/index.js';
 import type { BrokerContext } from '../context.js';
 import { sessionServer } from './session-server.js';
 import type { Attach } from './session-state.js';
@@ -32,29 +32,20 @@ export function startSessionSup(): Promise<Pid> {
 }
 
 /**
- * Start a session actor for `attach` under session_sup, from process `via`: in the
- * caller's own turn when session_sup would only start it and answer
- * (supervisor.startChildHere), else by a call.
+ * Start a session actor for `attach` under session_sup, from process `via`: answered in
+ * the caller's own turn when session_sup is waiting (genServer.callHere), as its start
+ * answers with a pid at once; else, as any call, later.
  */
 export function startSession(via: Ctx, ctx: BrokerContext, attach: Attach): Pid | Promise<Pid> {
-  try {
-    const here = supervisor.startChildHere(via, SESSION_SUP, [ctx, attach]);
-    if (here !== undefined) {
-      return here instanceof Pid
-        ? here
-        : here.catch((err: unknown) => {
-            throw startFailed(err);
-          });
-    }
-  } catch (err) {
-    return Promise.reject(startFailed(err));
-  }
-  return (via.call(SESSION_SUP, ['start_child', [ctx, attach]], Infinity) as Promise<readonly ['ok', Pid] | readonly ['error', unknown]>).then((r) => {
-    if (r[0] === 'ok') return r[1];
-    throw new ExitError(['start_session_failed', r[1]]);
-  });
+  const r = genServer.callHere(via, SESSION_SUP, ['start_child', [ctx, attach]], Infinity);
+  if (r instanceof Promise) return r.then(started);
+  // A failure answered at once is still the caller's promise to handle.
+  return r[0] === 'ok' ? r[1] : Promise.reject(failed(r[1]));
 }
 
-function startFailed(err: unknown): ExitError {
-  return new ExitError(['start_session_failed', err instanceof ExitError ? err.reason : String(err)]);
+function started(r: readonly ['ok', Pid] | readonly ['error', unknown]): Pid {
+  if (r[0] === 'ok') return r[1];
+  throw failed(r[1]);
 }
+
+const failed = (reason: unknown): ExitError => new ExitError(['start_session_failed', reason]);

@@ -20,7 +20,7 @@ import {
   type ServerRef,
   type SystemMsg,
 } from '../types.js';
-import { call as rawCall, cast as rawCast, reply as rawReply, DEFAULT_CALL_TIMEOUT_MS, type From } from '../process/call.js';
+import { call as rawCall, callNow, cast as rawCast, NOT_NOW, reply as rawReply, DEFAULT_CALL_TIMEOUT_MS, type From } from '../process/call.js';
 import type { NodeCore } from '../process/node-core.js';
 import type { Ctx, Driver, Proc } from '../process/process.js';
 import { current } from '../process/scheduler.js';
@@ -326,20 +326,50 @@ export function cast<P extends Protocol>(server: ServerRef<P>, msg: CastOf<P>): 
   rawCast(caller?.core ?? currentCore(), server, msg, caller);
 }
 
-/**
- * cast from `via`, handled at once when `server` is a gen_server on its node that is waiting
- * (nothing queued before this message, no step under way): its handleCast runs now,
- * as that server, in the caller's turn (Scheduler.handleNow), rather than a message
- * and a turn later. Erlang orders messages only between two processes, and that order
- * holds; what may differ is only how the server's own sends interleave with the
- * caller's later ones. For per-connection bookkeeping casts on a connect storm's path.
+/** The gen_server `server` names on `core`'s node, if it is one there. */
+function localServer(core: NodeCore, server: ServerRef<Protocol>): Proc | undefined {
+  const p = typeof server === 'string' ? core.names.get(server) : server instanceof Pid ? core.lookup(server) : server[1] === core.name ? core.names.get(server[0]) : undefined;
+  return p !== undefined && p.driver instanceof GenServerDriver ? p : undefined;
+}
+
+/*
+ * castHere and callHere: a message to a gen_server on the caller's node that is waiting
+ * (nothing queued before it, no step under way) is handled at once, as that server, in
+ * the caller's turn (Scheduler.handleNow), rather than a message and a turn later.
+ * Erlang orders messages only between two processes, and that order holds; what may
+ * differ is only how the server's own sends interleave with the caller's later ones.
+ * For the per-connection bookkeeping on a connect storm's path. A server that is busy
+ * gets the message as usual.
  */
+
+/** cast from `via`, handled at once by a waiting local gen_server. */
 export function castHere<P extends Protocol>(via: Ctx, server: ServerRef<P>, msg: CastOf<P>): void {
   const caller = via as Proc;
   const core = caller.core;
-  const p = typeof server === 'string' ? core.names.get(server) : server instanceof Pid ? core.lookup(server) : server[1] === core.name ? core.names.get(server[0]) : undefined;
-  if (p !== undefined && p.driver instanceof GenServerDriver && core.scheduler.handleNow(p, ['$gen_cast', msg])) return;
+  const p = localServer(core, server);
+  if (p !== undefined && core.scheduler.handleNow(p, ['$gen_cast', msg])) return;
   rawCast(core, server, msg, caller);
+}
+
+/**
+ * call from `via`, handled at once by a waiting local gen_server: a reply given in that
+ * step is answered as the value itself (no monitor, promise or turn); otherwise, as
+ * call, a promise of it.
+ */
+export function callHere<P extends Protocol, R extends CallOf<P>>(
+  via: Ctx,
+  server: ServerRef<P>,
+  req: R,
+  timeoutMs: number = DEFAULT_CALL_TIMEOUT_MS,
+): ReplyOf<P, R[0]> | Promise<ReplyOf<P, R[0]>> {
+  const caller = via as Proc;
+  const core = caller.core;
+  const p = localServer(core, server);
+  if (p !== undefined) {
+    const r = callNow(core, p, server, req, timeoutMs, caller);
+    if (r !== NOT_NOW) return r as ReplyOf<P, R[0]> | Promise<ReplyOf<P, R[0]>>;
+  }
+  return rawCall(core, server, req, timeoutMs, caller) as Promise<ReplyOf<P, R[0]>>;
 }
 
 /** Answer a call later (after returning `noreply`). */

@@ -10,7 +10,6 @@ import { ExitError, formatTerm, isCleanExit, serverName, type AnyReplyOf, type C
 import type { From } from '../process/call.js';
 import type { Ctx, Proc } from '../process/process.js';
 import { runAs } from '../process/scheduler.js';
-import { WAITING } from '../process/shared.js';
 import { checkChildSpec, type ChildSpec, type ChildType } from './child-spec.js';
 import * as gen from './gen-server.js';
 import { DEFAULT_FLAGS, onChildExit, shutdownOrder, type SupAction, type SupFlags, type Strategy } from './supervisor-strategy.js';
@@ -80,8 +79,6 @@ interface State {
   readonly children: Map<string, ChildRec>;
   readonly byPid: Map<string, ChildRec>;
   readonly template: ChildSpec | undefined;
-  /** simple_one_for_one: whether the first child's start answered with a pid at once (startChildHere). */
-  startsAtOnce: boolean | undefined;
   restarts: readonly number[];
 }
 
@@ -108,13 +105,9 @@ const supervisorServer: gen.GenServer<SupProtocol, State, { spec: SupervisorSpec
       children: new Map(),
       byPid: new Map(),
       template: flags.strategy === 'simple_one_for_one' ? spec.children[0] : undefined,
-      startsAtOnce: undefined,
       restarts: [],
     };
-    if (s.template !== undefined) {
-      sofoStates.set(ctx as Proc, s);
-      return gen.ok(s);
-    }
+    if (s.template !== undefined) return gen.ok(s);
     for (const c of spec.children) {
       const rec: ChildRec = { key: c.id, spec: c, args: [], pid: undefined };
       s.children.set(rec.key, rec);
@@ -134,9 +127,8 @@ const supervisorServer: gen.GenServer<SupProtocol, State, { spec: SupervisorSpec
       const args = Array.isArray(req[1]) ? (req[1] as readonly unknown[]) : [];
       const rec: ChildRec = { key: `#${++sofoSeq}`, spec: s.template, args, pid: undefined };
       const r = startRec(s, rec, ctx as Proc);
-      s.startsAtOnce ??= !(r instanceof Promise);
-      if (r instanceof Promise) return r.then((res) => gen.reply(startedSofo(s, rec, res), s));
-      return gen.reply(startedSofo(s, rec, r), s);
+      if (r instanceof Promise) return r.then((res) => startedSofo(s, rec, res));
+      return startedSofo(s, rec, r);
     }
     return handleOtherCall(req, from, s, ctx);
   },
@@ -167,15 +159,14 @@ const supervisorServer: gen.GenServer<SupProtocol, State, { spec: SupervisorSpec
   },
 };
 
-/** Record a simple_one_for_one child that started; answers the start's result. */
-function startedSofo(s: State, rec: ChildRec, r: Result<Pid>): Result<Pid> {
+function startedSofo(s: State, rec: ChildRec, r: Result<Pid>): gen.Step<State, Result<Pid>> {
   if (r[0] === 'ok') {
     // As OTP: a temporary child is never restarted, so its start arguments are not
     // kept (they can hold a whole connection's worth of state, per child).
     if (rec.spec.restart === 'temporary') rec.args = NO_ARGS;
     s.children.set(rec.key, rec);
   }
-  return r;
+  return gen.reply(r, s);
 }
 
 /** Every call but a simple_one_for_one start_child. */
@@ -296,9 +287,6 @@ async function run(a: SupAction, s: State, p: Proc): Promise<gen.Step<State> | u
 /** simple_one_for_one instances are keyed `#n`. */
 let sofoSeq = 0;
 
-/** Each running simple_one_for_one supervisor's state, for startChildHere (gone with its process). */
-const sofoStates = new WeakMap<Proc, State>();
-
 function find(s: State, idOrPid: string | Pid): ChildRec | undefined {
   return idOrPid instanceof Pid ? s.byPid.get(idOrPid.key) : s.children.get(idOrPid);
 }
@@ -406,32 +394,6 @@ function unwrap<T>(r: Result<T>, what: string): T {
 /** Add and start a child (a spec, or the extra start arguments under simple_one_for_one). */
 export async function startChild(sup: SupRef, specOrArgs: ChildSpec | readonly unknown[]): Promise<Pid> {
   return unwrap(await gen.call(sup, ['start_child', specOrArgs], Infinity), 'start_child');
-}
-
-/**
- * startChild for a simple_one_for_one supervisor on this node (by pid or local name),
- * done in the caller's own turn when the supervisor would only start the child and
- * answer: it is waiting (no message queued before this one, no step of its own under
- * way) and the child's start answers with a pid at once (as it did for the first child,
- * started by a call). The child is started as the
- * supervisor (its start function sees the supervisor as the caller, and is linked to
- * it) and recorded exactly as the start_child call records it. In Node's one thread
- * nothing can run between, so the supervisor sees the same history as if it had taken
- * the call now; what is saved is the call itself (ref, monitor, promise, reply, a
- * turn), per connection in a connect storm. Undefined, having done nothing, when the
- * supervisor must be called (startChild).
- */
-export function startChildHere(via: Ctx, sup: SupRef, args: readonly unknown[]): Pid | Promise<Pid> | undefined {
-  const core = (via as Proc).core;
-  const p = sup instanceof Pid ? core.lookup(sup) : typeof sup === 'string' ? core.names.get(sup) : undefined;
-  if (p === undefined || p.status !== WAITING) return undefined;
-  const s = sofoStates.get(p);
-  if (s?.template === undefined || s.startsAtOnce !== true) return undefined;
-  const rec: ChildRec = { key: `#${++sofoSeq}`, spec: s.template, args, pid: undefined };
-  const r = startRec(s, rec, p);
-  // A start that answers later after all (learnt from the first): recorded when it does.
-  if (r instanceof Promise) return r.then((res) => unwrap(startedSofo(s, rec, res), 'start_child'));
-  return unwrap(startedSofo(s, rec, r), 'start_child');
 }
 
 export async function terminateChild(sup: SupRef, idOrPid: string | Pid): Promise<void> {

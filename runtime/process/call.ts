@@ -113,6 +113,58 @@ export function call(
   });
 }
 
+/** What callNow answers when the server was not waiting: nothing was done, call as usual. */
+export const NOT_NOW: unique symbol = Symbol('not_now');
+
+/** The reply of a call handled in the caller's turn (callNow), kept until read. */
+class HeldReply implements Alias {
+  got = false;
+  value: unknown = undefined;
+
+  deliver(msg: unknown): void {
+    if (this.got) return;
+    this.got = true;
+    this.value = Array.isArray(msg) && msg.length === 2 ? msg[1] : msg;
+  }
+}
+
+/**
+ * A call that local process `p` (the server `server` names) handles at once, in the
+ * caller's turn (Scheduler.handleNow), when it is waiting. A reply given
+ * in that step is answered as the value itself: no monitor, promise, message turn or
+ * microtask. A server that answers later (noreply, or a step that parked it) is then
+ * waited for as by call; one that ended in the step rejects with its exit reason.
+ * NOT_NOW, having done nothing, when `p` was not waiting.
+ */
+export function callNow(
+  core: NodeCore,
+  p: Proc,
+  server: CallTarget,
+  req: unknown,
+  timeoutMs: number,
+  caller: Proc | undefined,
+): unknown {
+  if (!core.scheduler.waiting(p)) return NOT_NOW;
+  const ref = core.makeRef();
+  const held = new HeldReply();
+  core.aliases.set(ref.id, held);
+  core.scheduler.handleNow(p, ['$gen_call', [caller?.pid, ref] satisfies From, req]);
+  if (held.got) {
+    core.aliases.delete(ref.id);
+    return held.value;
+  }
+  if (!p.alive) {
+    core.aliases.delete(ref.id);
+    return Promise.reject(new ExitError(p.exitReason ?? 'noproc', callDetail(server, req)));
+  }
+  return new Promise((resolve, reject) => {
+    const pc = new PendingCall(core, ref, resolve, reject, server, req);
+    core.aliases.set(ref.id, pc);
+    addMonitor(core, pc, p.pid, ref);
+    if (Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, callTimedOut, pc);
+  });
+}
+
 /** Fire-and-forget `['$gen_cast', msg]`; never fails, even if the server is gone. */
 export function cast(core: NodeCore, server: CallTarget, msg: unknown, caller?: Proc): void {
   try {

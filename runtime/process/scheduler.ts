@@ -153,6 +153,11 @@ export class Scheduler {
     }
   }
 
+  /** Whether `p` would handle a message at once (handleNow): started, nothing queued, no step of its own under way, not in a receive. */
+  waiting(p: Proc): boolean {
+    return p.status === WAITING && p.started && p.waiter === undefined;
+  }
+
   /**
    * Have process `p` handle `msg` now, inside whatever is running, when it is waiting
    * (started, nothing queued, no step of its own under way): the message would be the
@@ -161,7 +166,7 @@ export class Scheduler {
    * parks it as a turn would. False, having done nothing, when `p` is not waiting.
    */
   handleNow(p: Proc, msg: unknown): boolean {
-    if (p.status !== WAITING || !p.started || p.waiter !== undefined) return false;
+    if (!this.waiting(p)) return false;
     p.status = RUNNING;
     const prev = current.proc;
     const reds = current.reds;

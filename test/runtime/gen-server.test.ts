@@ -236,7 +236,7 @@ test.serial('gen_server: a spawnLink whose init fails exits with the reason, and
 });
 
 interface LogProtocol {
-  calls: { seen: { args: []; reply: string[] } };
+  calls: { seen: { args: []; reply: string[] }; boom: { args: []; reply: never } };
   casts: { note: { args: [what: string] }; crash: { args: [] }; self_note: { args: [what: string] } };
   info: readonly ['note', string];
 }
@@ -244,7 +244,10 @@ interface LogProtocol {
 const handledNotes: string[] = [];
 const logServer: GenServer<LogProtocol, string[], void> = {
   init: () => genServer.ok([]),
-  handleCall: (_req, _from, s) => genServer.reply([...s], s),
+  handleCall(req, _from, s) {
+    if (req[0] === 'boom') throw new Error('boom');
+    return genServer.reply([...s], s);
+  },
   handleCast(msg, s, ctx) {
     if (msg[0] === 'crash') throw new Error('boom');
     if (msg[0] === 'self_note') {
@@ -291,4 +294,41 @@ test('gen_server: castHere runs the cast in a waiting server at once, after anyt
   t.deepEqual(out.queued, ['a', 'info:queued', 'b', 'c:now']);
   t.deepEqual(out.after, ['a', 'info:queued', 'b', 'c:now', 'c:later']);
   t.true(out.callerAlive);
+});
+
+test('gen_server: callHere answers a waiting server\'s reply in the caller\'s turn; a deferred reply, a busy server and a crash go as a call does', async (t) => {
+  const node = await testNode(t);
+  const pid = await node.run(() => genServer.start(counter, 1));
+  const log = await node.run(() => genServer.start(logServer, undefined));
+  type Out = { now: unknown; laterWaits: boolean; later: unknown; busyWaits: boolean; busy: unknown; boom: unknown };
+  const out = await new Promise<Out>((resolve) => {
+    node.spawn(async (self) => {
+      const now = genServer.callHere<CounterProtocol, readonly ['add', number]>(self, pid, ['add', 2]);
+      // Answered later (noreply, then replyTo): a promise, as call gives.
+      const later = genServer.callHere<CounterProtocol, readonly ['later']>(self, pid, ['later']);
+      genServer.cast<CounterProtocol>(pid, ['release']);
+      self.send(pid, 'bump');
+      // Messages queued before it: a plain call, answered after them.
+      const busy = genServer.callHere<CounterProtocol, readonly ['get']>(self, pid, ['get']);
+      const boom = genServer.callHere<LogProtocol, readonly ['boom']>(self, log, ['boom']);
+      resolve({
+        now,
+        laterWaits: later instanceof Promise,
+        later: await later,
+        busyWaits: busy instanceof Promise,
+        busy: await busy,
+        boom: await Promise.resolve(boom).then(
+          () => 'answered',
+          (e: unknown) => e,
+        ),
+      });
+    });
+  });
+  t.is(out.now, 3);
+  t.true(out.laterWaits);
+  t.is(out.later, `released by ${pid.id}`);
+  t.true(out.busyWaits);
+  t.is(out.busy, 103);
+  t.true(out.boom instanceof ExitError);
+  t.is(((out.boom as ExitError).reason as readonly unknown[])[0], 'error');
 });

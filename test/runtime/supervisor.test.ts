@@ -185,7 +185,7 @@ test('supervisor: simple_one_for_one starts instances with arguments and restart
   t.deepEqual(events.slice(2), ['stop:one:boom', 'start:one', 'stop:two:shutdown']);
 });
 
-test('supervisor: startChildHere starts a simple_one_for_one child in the caller\'s turn, recorded and linked as startChild does', async (t) => {
+test('supervisor: a simple_one_for_one start_child by genServer.callHere is answered in the caller\'s turn, the child recorded and linked as by startChild', async (t) => {
   const node = await testNode(t);
   const events: string[] = [];
   const template = worker(
@@ -196,41 +196,34 @@ test('supervisor: startChildHere starts a simple_one_for_one child in the caller
     },
     { restart: 'temporary' },
   );
-  const s = await node.run(() => supervisor.start({ strategy: 'simple_one_for_one', children: [template] }));
-  type Seen = { untried: unknown; here: unknown; busy: unknown; bad: unknown };
+  const s = await node.run(() => supervisor.start({ strategy: 'simple_one_for_one', children: [template] }, { name: 'conns' }));
+  const conns = supervisor.supervisorRef('conns');
+  type Seen = { here: unknown; bad: unknown; busyWaits: boolean; busy: unknown };
   const seen = await new Promise<Seen>((resolve) => {
     node.spawn(async (self) => {
-      // Whether a start answers at once is learnt from the first child, started by a call.
-      const untried = supervisor.startChildHere(self, s, ['zero']);
-      await supervisor.startChild(s, ['one']);
-      const here = supervisor.startChildHere(self, s, ['two']);
-      let bad: unknown;
-      try {
-        void supervisor.startChildHere(self, s, ['bad']);
-      } catch (e) {
-        bad = e;
-      }
-      // A message queued at the supervisor comes first: the caller must call.
+      const here = genServer.callHere(self, conns, ['start_child', ['two']], Infinity);
+      const bad = genServer.callHere(self, conns, ['start_child', ['bad']], Infinity);
+      // A message queued at the supervisor comes first: the start waits for its turn.
       self.send(s, ['$sup_try_again', 'none']);
-      const busy = supervisor.startChildHere(self, s, ['three']);
-      resolve({ untried, here, busy, bad });
+      const busy = genServer.callHere(self, conns, ['start_child', ['three']], Infinity);
+      resolve({ here, bad, busyWaits: busy instanceof Promise, busy: await busy });
     });
   });
-  t.is(seen.untried, undefined);
-  t.is(seen.busy, undefined);
-  t.true(seen.bad instanceof ExitError);
-  t.is((seen.bad as ExitError).reason, 'bad_args');
-  const here = seen.here as Pid;
+  t.deepEqual(seen.bad, ['error', 'bad_args']);
+  t.true(seen.busyWaits);
+  t.is((seen.busy as readonly unknown[])[0], 'ok');
+  t.true(Array.isArray(seen.here) && seen.here[0] === 'ok', 'answered at once, not a promise');
+  const here = (seen.here as readonly ['ok', Pid])[1];
   t.true(node.core.lookup(here)?.links?.has(s.key) === true, 'linked to the supervisor');
   t.deepEqual(await node.run(() => supervisor.countChildren(s)), { specs: 1, active: 2, supervisors: 0, workers: 2 });
   t.true((await node.run(() => supervisor.whichChildren(s))).some((c) => c.pid?.equals(here) === true));
-  await waitFor(() => events.includes('start:two'), 'the child started');
+  await waitFor(() => events.includes('start:two') && events.includes('start:three'), 'the children started');
   // Its exit reaches the supervisor through the link: the temporary child is forgotten.
   const gone = node.waitExit(here);
   node.run(() => genServer.cast<WP>(here, ['die', 'boom']));
   await gone;
   await waitFor(async () => (await node.run(() => supervisor.countChildren(s))).active === 1, 'two forgotten');
-  t.deepEqual(events, ['start:one', 'start:two', 'stop:two:boom']);
+  t.deepEqual(events, ['start:two', 'start:three', 'stop:two:boom']);
 });
 
 test('supervisor: nested supervisors — the outer one restarts a killed inner one with its children', async (t) => {
