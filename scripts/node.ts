@@ -11,7 +11,7 @@ import repl from 'node:repl';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { defaultEpmdPort, EpmdError } from '../epmd/index.js';
-import { BUSY_WAIT_LEVELS, CookieError, formatShell, isBusyWait, logger, NodeNameError, rpc, setLogLevel, shellBindings, startNode, type LocalNode } from '../runtime/index.js';
+import { BUSY_WAIT_LEVELS, CookieError, formatShell, isBusyWait, logger, NodeNameError, rpc, setLogLevel, shellBindings, startNode, tierUpEarly, type LocalNode } from '../runtime/index.js';
 import { ConfigError, CTL_MODULE, loadConfig, startBroker, type Config } from '../broker/index.js';
 import fs from 'node:fs';
 import { ArgError, parseArgs, portFlag, stringFlag, type ParsedArgs } from './args.js';
@@ -126,6 +126,7 @@ async function main(argv0: readonly string[]): Promise<number> {
     return 1;
   }
 
+  tierUpEarly();
   let node: LocalNode;
   try {
     node = await startNode({

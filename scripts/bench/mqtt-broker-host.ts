@@ -8,7 +8,7 @@
 import net from 'node:net';
 import { Aedes } from 'aedes';
 import { loadConfig, startBroker } from '../../broker/index.js';
-import { startNode } from '../../runtime/index.js';
+import { startNode, tierUpEarly } from '../../runtime/index.js';
 import { startFloor } from './mqtt-floor.js';
 import { listenLoopback } from './ports.js';
 
@@ -22,7 +22,8 @@ async function start(impl: string): Promise<{ port: number; stop: () => Promise<
   if (impl === 'beamq') {
     // Limits shared with the other brokers come from mqtt-brokers.ts as BEAMQ_MQTT__* variables.
     const cfg = loadConfig({ listeners: { tcp: { bind: '127.0.0.1:0' }, ws: { enable: false } }, sys: { interval_ms: 0 } }, process.env);
-    // As scripts/node.ts starts it: the node's busy wait from the config (BEAMQ_NODE__BUSY_WAIT).
+    // As scripts/node.ts starts it: V8's early tier-up, the node's busy wait from the config (BEAMQ_NODE__BUSY_WAIT).
+    tierUpEarly();
     const node = await startNode({ busyWait: cfg.node.busy_wait });
     const b = await startBroker(node, cfg);
     const port = b.ports().tcp;
