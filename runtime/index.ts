@@ -35,6 +35,7 @@ export { SmallMap, type ReadonlySmallMap } from './process/small-map.js';
 export { startNode, LocalNode, type NodeOptions } from './node.js';
 export { BUSY_WAIT_LEVELS, DEFAULT_BUSY_WAIT, busyWait, isBusyWait, setBusyWait, type BusyWait } from './process/busy-wait.js';
 export { tierUpEarly } from './jit.js';
+export { microtask } from './process/microtask.js';
 export {
   self,
   currentProcess,

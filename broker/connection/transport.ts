@@ -6,6 +6,7 @@
  */
 import type net from 'node:net';
 import type { WebSocket } from 'ws';
+import { microtask } from '../../runtime/index.js';
 
 export interface Transport {
   readonly kind: 'tcp' | 'ws';
@@ -70,7 +71,7 @@ const flushAll = (): void => {
 
 /** Flush `t` when the current turn ends (its first write of the turn calls this). */
 function scheduleFlush(t: Flushable): void {
-  if (dirty.length === 0) queueMicrotask(flushAll);
+  if (dirty.length === 0) microtask(flushAll);
   dirty.push(t);
 }
 

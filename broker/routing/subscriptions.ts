@@ -3,7 +3,7 @@
  * subscribed, and the shared-subscription groups with their members. Every publish
  * reads it on the publishing process; only the broker process writes. Pure.
  */
-import type { Pid } from '../../runtime/index.js';
+import { SmallMap, type Pid } from '../../runtime/index.js';
 import type { SubOpts } from '../session/session.js';
 
 export interface Subscriber {
@@ -23,12 +23,16 @@ export class SharedGroup {
 }
 
 export class SubTable {
-  /** filter → pid key → subscriber (non-shared). */
-  readonly normal = new Map<string, Map<string, Subscriber>>();
+  /**
+   * filter → pid key → subscriber (non-shared). SmallMaps here and in bySession: most
+   * filters have one subscriber and most sessions one or two subscriptions (a storm of
+   * clients each with its own filter made two Maps per client, about 380 bytes).
+   */
+  readonly normal = new Map<string, SmallMap<string, Subscriber>>();
   /** filter → group → members. */
   readonly shared = new Map<string, Map<string, SharedGroup>>();
   /** pid key → raw filter → subscriber, to clean up after a session. */
-  private readonly bySession = new Map<string, Map<string, Subscriber>>();
+  private readonly bySession = new Map<string, SmallMap<string, Subscriber>>();
 
   /**
    * Add or update a subscription. True when its route — the filter, or the filter's
@@ -41,7 +45,7 @@ export class SubTable {
     if (old !== undefined) this.detach(old);
     if (s.opts.share === undefined) {
       let m = this.normal.get(s.filter);
-      if (m === undefined) this.normal.set(s.filter, (m = new Map<string, Subscriber>()));
+      if (m === undefined) this.normal.set(s.filter, (m = new SmallMap<string, Subscriber>()));
       m.set(key, s);
     } else {
       let gs = this.shared.get(s.filter);
@@ -51,7 +55,7 @@ export class SubTable {
       g.members.push(s);
     }
     let bs = this.bySession.get(key);
-    if (bs === undefined) this.bySession.set(key, (bs = new Map<string, Subscriber>()));
+    if (bs === undefined) this.bySession.set(key, (bs = new SmallMap<string, Subscriber>()));
     bs.set(s.raw, s);
     return !had;
   }

@@ -14,6 +14,7 @@ import type { Endpoints } from './cbor-codec.js';
 import { DistProtocolError } from './errors.js';
 import { decodeDistMessage, encodeDistMessage, hasPayload, type Control } from './etf-dist.js';
 import { DEFAULT_MAX_FRAME, FrameReader } from './framing.js';
+import { microtask } from '../process/microtask.js';
 
 const log = logger('runtime:dist');
 
@@ -138,7 +139,7 @@ export class Connection {
     if (!this.flushQueued) {
       this.flushQueued = true;
       if (reading) toFlush.push(this);
-      else queueMicrotask(this.flush);
+      else microtask(this.flush);
     }
   }
 

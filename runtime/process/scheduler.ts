@@ -11,6 +11,7 @@ import { PARKED, RUNNABLE, RUNNING, WAITING, DEAD, ExitSignal } from './shared.j
 import type { Proc } from './process.js';
 import { exitProcess } from './signals.js';
 import type { Reason } from '../types.js';
+import { microtask } from './microtask.js';
 
 /** Messages a process may handle per turn before the next runnable process goes. */
 export const REDUCTIONS = 500;
@@ -60,7 +61,7 @@ export class Scheduler {
     this.queue.push(p);
     if (!this.scheduled && !this.draining && !this.held) {
       this.scheduled = true;
-      if (performance.now() - this.chainStart < SLICE_MS) queueMicrotask(this.drain);
+      if (performance.now() - this.chainStart < SLICE_MS) microtask(this.drain);
       else setImmediate(this.drainFromLoop);
     }
   }

@@ -7,6 +7,7 @@
  */
 import test from 'ava';
 import net from 'node:net';
+import { writeToStream } from 'mqtt-packet';
 import { selfCheck } from '../../../broker/connection/self-check.js';
 import { passwordLine } from '../../../broker/index.js';
 import { rawConnected, testBroker } from '../../helpers/broker.js';
@@ -32,6 +33,8 @@ test('self-check: start-up talks MQTT to its own listener and leaves nothing beh
   t.true(Object.values(ctx.metrics.snapshot()).every((v) => v === 0), 'counters set back: $SYS does not count it');
   // The broker serves as usual afterwards.
   t.is((await rawConnected(t, b)).connack.returnCode, 0);
+  // The self-check's client used mqtt-packet's encoder, whose number cache (65,536 Buffers) the broker turned off first.
+  t.false(writeToStream.cacheNumbers);
 });
 
 test('self-check: off when configured so, and when anonymous clients are refused', async (t) => {
