@@ -63,7 +63,7 @@ export class RouteTable {
     if (e === undefined) {
       e = { filter, nodes: EMPTY, groups: undefined };
       this.entries.set(filter, e);
-      this.matched.clear();
+      this.forgetMatches();
       if (isWildcard(filter)) {
         this.trie.insert(filter);
         this.wildcards++;
@@ -108,7 +108,7 @@ export class RouteTable {
     }
     if (e.nodes.size === 0 && e.groups === undefined) {
       this.entries.delete(filter);
-      this.matched.clear();
+      this.forgetMatches();
       if (isWildcard(filter)) {
         this.trie.delete(filter);
         this.wildcards--;
@@ -130,6 +130,15 @@ export class RouteTable {
       if (i < 0 ? this.delete(k, node) : this.delete(k.slice(i + 1), node, k.slice(0, i))) n++;
     }
     return n;
+  }
+
+  /**
+   * A filter came or went: the remembered matches may be wrong. Only when there are
+   * some: Map#clear allocates a new table even for an empty map, and a connect storm
+   * makes a filter per client while nothing publishes.
+   */
+  private forgetMatches(): void {
+    if (this.matched.size > 0) this.matched.clear();
   }
 
   /** The routes whose filter matches `topic` (shared: not to be modified). */
