@@ -1,12 +1,14 @@
 /**
  * `scripts/node` as separate OS processes on loopback: Erlang's distribution
- * walkthrough with four nodes, a wrong cookie, and the cookie file rules.
+ * walkthrough with four nodes, a wrong cookie, the cookie file rules, and the Node
+ * flags the launcher starts Node with.
  */
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from '../../epmd/index.js';
+import { NODE_FLAGS } from '../../scripts/node-flags.js';
 import { script } from '../helpers/paths.js';
 import { runCommand, startChild } from '../helpers/procs.js';
 import { startRepl } from '../helpers/repl.js';
@@ -101,4 +103,23 @@ test('node: --busy-wait takes the levels of erl +sbwt and refuses any other', as
   const r = await runCommand(script('node'), ['--name', `bw_${tag}@127.0.0.1`, '--busy-wait', 'sometimes', '--noshell'], { env: { ...process.env, BEAMQ_LOG_LEVEL: 'warn' } });
   t.is(r.code, 1);
   t.regex(r.stderr, /--busy-wait: one of none, very_short, short, medium, long, very_long, got sometimes/);
+});
+
+test("node: the launcher starts Node with a server's young generation, unless NODE_OPTIONS sizes it", async (t) => {
+  // The shell script's flags are the list the bench starts beamq with.
+  t.true(fs.readFileSync(script('node'), 'utf8').includes(`flags="${NODE_FLAGS.join(' ')}"`), 'scripts/node passes NODE_FLAGS');
+  const d = await epmd(t);
+  const cmdline = async (alive: string, nodeOptions: string | undefined): Promise<string[]> => {
+    const env = { ...process.env, ERL_EPMD_PORT: String(d.port), BEAMQ_LOG_LEVEL: 'warn', NODE_OPTIONS: nodeOptions ?? '' };
+    const before = d.registered().length;
+    const c = startChild(script('node'), ['--name', `${alive}_${tag}@127.0.0.1`, '--cookie', 'flags', '--noshell'], { env });
+    t.teardown(() => c.kill());
+    await waitFor(() => d.registered().length === before + 1, `${alive} to register`);
+    // The script execs Node: the child's pid is the node's.
+    return fs.readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').split('\0');
+  };
+  const plain = await cmdline('flags1', undefined);
+  for (const f of NODE_FLAGS) t.true(plain.includes(f), `${f} given`);
+  const own = await cmdline('flags2', '--max-semi-space-size=32');
+  t.false(own.some((a) => a.includes('semi-space-size')), "the operator's NODE_OPTIONS wins");
 });
