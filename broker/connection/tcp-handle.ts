@@ -19,10 +19,10 @@ const log = logger('broker:listeners');
 
 /** What a read callback, write or shutdown request, and a stream handle offer (the subset used). */
 interface Req {
-  handle: StreamHandle;
+  handle: StreamHandle | undefined;
   oncomplete: (this: Req, status: number) => void;
   buffer?: unknown;
-  owner?: HandleTransport;
+  owner?: HandleTransport | undefined;
 }
 interface StreamHandle {
   onread: (this: StreamHandle, ab: ArrayBuffer | undefined) => void;
@@ -126,6 +126,15 @@ export async function listenHandle(b: Bindings, host: string, port: number, onCo
   return { port: out.port ?? port, close: () => new Promise<void>((resolve) => server.close(resolve)) };
 }
 
+/**
+ * A write request no write holds. Node ties a request to a write only when the kernel
+ * did not take all of it at once (StreamBase makes its WriteWrap then); a write sent
+ * whole leaves the request as it was, and the next write takes it rather than making
+ * another (a request is an object from a native template: an instantiation and its
+ * garbage, twice per client in a connect storm and once per flush when publishing).
+ */
+let spareWrite: Req | undefined;
+
 // The handle's and requests' callbacks are shared functions (`this` is the handle or the
 // request): a connection costs no closures.
 function onRead(this: StreamHandle, ab: ArrayBuffer | undefined): void {
@@ -207,7 +216,8 @@ export class HandleTransport extends GatheringTransport implements Transport {
   }
 
   protected send(one: Buffer | undefined, out: Buffer[], n: number): void {
-    const req = this.b.newWrite();
+    const req = spareWrite ?? this.b.newWrite();
+    spareWrite = undefined;
     req.handle = this.handle;
     req.oncomplete = afterWrite;
     req.owner = this;
@@ -218,7 +228,13 @@ export class HandleTransport extends GatheringTransport implements Transport {
       // what it sends), and the receiver hears 'drain' once all is sent.
       req.buffer = one ?? out;
       this.asyncWrites++;
-    } else if (n >= DRAIN_AT) {
+      return;
+    }
+    // Sent whole: Node bound nothing to the request, so the next write can use it.
+    req.handle = undefined;
+    req.owner = undefined;
+    spareWrite = req;
+    if (n >= DRAIN_AT) {
       // Sent whole, but the backlog was large while this turn's writes gathered (a
       // receiver may have held messages back for it): as net.Socket, say 'drain'.
       this.receiver.drain(this);

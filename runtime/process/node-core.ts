@@ -82,10 +82,18 @@ interface SendTimer {
   readonly id: number;
 }
 
+/** The alias kept under id 0 (see NodeCore.aliases): it takes nothing. */
+const NO_ALIAS: Alias = { deliver: () => undefined };
+
 export class NodeCore {
   readonly procs = new Map<number, Proc>();
   readonly names = new Map<Atom, Proc>();
-  readonly aliases = new Map<number, Alias>();
+  /**
+   * Aliases by ref id: where a call's reply goes. Entry 0 (no ref has id 0) stays, so
+   * the map never empties: V8 gives a Map that empties a new table (a runtime call and
+   * its garbage), and calls made one at a time would empty this one at each reply.
+   */
+  readonly aliases = new Map<number, Alias>([[0, NO_ALIAS]]);
   /** Modules this node exports by name (rpc, remote spawn). */
   readonly modules = new Map<string, Readonly<Record<string, ExportedFn>>>();
   readonly timers: Timers;
