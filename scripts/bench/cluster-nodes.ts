@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { startDaemon } from '../../epmd/index.js';
 import { CTL_MODULE, type ClusterStatus } from '../../broker/index.js';
 import { rpc, setLogLevel, startNode, type LocalNode } from '../../runtime/index.js';
-import { NODE_FLAGS, givenByOperator } from '../node-flags.js';
+import { launcherFlags } from '../node-flags.js';
 import { freePort } from './ports.js';
 
 const COOKIE = 'cluster_bench';
@@ -95,7 +95,7 @@ export async function startNodes(alives: readonly string[]): Promise<BenchNodes>
     };
     // E.g. CLUSTER_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" (written when the bench stops the node).
     // Started as scripts/node starts a node (its Node flags), then these.
-    const nodeArgs = [...(givenByOperator(process.env['NODE_OPTIONS']) ? [] : NODE_FLAGS), ...(process.env['CLUSTER_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')];
+    const nodeArgs = [...launcherFlags(process.env['NODE_OPTIONS']), ...(process.env['CLUSTER_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')];
     for (const alive of alives) {
       const name = `${alive}_${process.pid}@127.0.0.1`;
       const port = await freePort();

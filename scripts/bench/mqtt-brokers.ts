@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS, givenByOperator } from '../node-flags.js';
+import { launcherFlags } from '../node-flags.js';
 import { hasBinary } from './report.js';
 import { freePort } from './ports.js';
 
@@ -90,7 +90,7 @@ async function startNodeBroker(impl: Exclude<Impl, 'mosquitto'>, limits: BrokerL
     BEAMQ_MQTT__MAX_MQUEUE_LEN: String(limits.queue),
   };
   // beamq as scripts/node starts it (its Node flags); the others as Node starts.
-  const launcher = impl === 'beamq' && !givenByOperator(process.env['NODE_OPTIONS']) ? NODE_FLAGS : [];
+  const launcher = impl === 'beamq' ? launcherFlags(process.env['NODE_OPTIONS']) : [];
   const c = forkTracked(benchFile('mqtt-broker-host.js'), [impl], ['--expose-gc', ...launcher, ...extra], env);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${impl}: not ready after 20 s`)), 20_000);
