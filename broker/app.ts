@@ -3,6 +3,7 @@
  * Child specs only: router, broker, cm, session_sup, listeners, $SYS — started in that
  * order, stopped in reverse (stop accepting, end sessions, then the tables' owners).
  */
+import { writeToStream } from 'mqtt-packet';
 import {
   genServer,
   supervisor,
@@ -15,7 +16,6 @@ import {
   type LocalNode,
   type Pid,
 } from '../runtime/index.js';
-import { writeToStream } from 'mqtt-packet';
 import { AclFile, allowAll, PasswordFile, type Authenticator, type Authorizer } from './auth.js';
 import { parseBind, type Config } from './config.js';
 import type { BrokerContext } from './context.js';
