@@ -57,7 +57,7 @@ export function attachConnection(s: State, a: Attach, resumed: boolean, self: Ct
   write(s, connack(a.info, sessionPresent, s.ctx.cfg));
   forgetKeepalive(s); // a connection not detached before (none should be): its checks end here
   s.keepalive = new Keepalive(a.info.keepaliveS, now, 0);
-  armKeepalive(s, s.keepalive, s.keepalive.start(now), now, self);
+  armKeepalive(s, s.keepalive.start(now), now, self);
   if (sessionPresent) run(s, s.channel.work(s.session.resume(now), now), self);
   // What followed the CONNECT is handled as any later data, in order, each step awaited.
   for (const chunk of a.rest) if (chunk.length > 0) self.send(me, ['$data', t, chunk]);

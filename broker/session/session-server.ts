@@ -294,7 +294,7 @@ function onTimer(s: State, kind: TimerKind | 'keepalive', self: Ctx): void | Pro
       log.debug('keepalive_timeout', { client: s.info.clientId, idle_ms: r.idleMs });
       return close(s, RC_KEEP_ALIVE_TIMEOUT, 'keepalive_timeout', self); // [MQTT-3.1.2-24]
     }
-    armKeepalive(s, k, r, now, self);
+    armKeepalive(s, r, now, self);
     return;
   }
   s.timers[kind] = undefined;

@@ -67,9 +67,9 @@ export interface State {
   adopting: { readonly attach: Attach; readonly held: Pending[]; seen: Set<string> } | undefined;
 }
 
-/** Have the node's keepalive sweep tell this session when its next check is due. */
-export function armKeepalive(s: State, k: Keepalive, r: KeepaliveCheck, nowMs: number, self: Ctx): void {
-  if (r.status === 'ok') s.ctx.keepalives.watch(k, self.self, nowMs + r.nextCheckInMs);
+/** Have the node's keepalive sweep tell this session when its connection's next check is due. */
+export function armKeepalive(s: State, r: KeepaliveCheck, nowMs: number, self: Ctx): void {
+  if (r.status === 'ok' && s.keepalive !== undefined) s.ctx.keepalives.watch(s.keepalive, self.self, nowMs + r.nextCheckInMs);
 }
 
 /** The connection's keepalive checks end (it is gone). */

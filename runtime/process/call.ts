@@ -44,11 +44,10 @@ class PendingCall implements Alias, Watcher {
     this.rec = undefined;
   }
 
-  /** The reply: `[ref, value]`, Erlang's `{Tag, Reply}`. */
   deliver(msg: unknown): void {
     if (this.finished) return;
     this.finish();
-    this.resolve(Array.isArray(msg) && msg.length === 2 ? msg[1] : msg);
+    this.resolve(replyValue(msg));
   }
 
   deliverDown(_ref: Ref, who: Pid | readonly [Atom, NodeName], reason: Reason): void {
@@ -72,6 +71,30 @@ class PendingCall implements Alias, Watcher {
     if (this.timer !== undefined) this.core.timers.cancel(this.timer);
     if (this.rec !== undefined) detachFromTarget(this.core, this.rec);
   }
+}
+
+/** The value of a reply, `[ref, value]` (Erlang's `{Tag, Reply}`). */
+const replyValue = (msg: unknown): unknown => (Array.isArray(msg) && msg.length === 2 ? msg[1] : msg);
+
+/**
+ * Wait for the reply to the call `ref` names: the alias, a monitor on `target`, and
+ * the timeout unless the monitor found `target` gone at once (`finished`).
+ */
+function awaitReply(
+  core: NodeCore,
+  ref: Ref,
+  target: Pid | readonly [Atom, NodeName],
+  server: CallTarget,
+  req: unknown,
+  timeoutMs: number,
+  resolve: (v: unknown) => void,
+  reject: (e: ExitError) => void,
+): PendingCall {
+  const pc = new PendingCall(core, ref, resolve, reject, server, req);
+  core.aliases.set(ref.id, pc);
+  addMonitor(core, pc, target, ref);
+  if (!pc.finished && Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, callTimedOut, pc);
+  return pc;
 }
 
 /** A call's timer (a shared function: a call is hot, a closure per call is garbage). */
@@ -103,11 +126,7 @@ export function call(
 
   return new Promise((resolve, reject) => {
     const ref = core.makeRef();
-    const pc = new PendingCall(core, ref, resolve, reject, server, req);
-    core.aliases.set(ref.id, pc);
-    addMonitor(core, pc, target, ref);
-    if (pc.finished) return; // noproc at once
-    if (Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, callTimedOut, pc);
+    if (awaitReply(core, ref, target, server, req, timeoutMs, resolve, reject).finished) return; // noproc at once
     const from: From = [caller?.pid, ref];
     core.send(target, ['$gen_call', from, req], caller);
   });
@@ -124,7 +143,7 @@ class HeldReply implements Alias {
   deliver(msg: unknown): void {
     if (this.got) return;
     this.got = true;
-    this.value = Array.isArray(msg) && msg.length === 2 ? msg[1] : msg;
+    this.value = replyValue(msg);
   }
 }
 
@@ -157,12 +176,7 @@ export function callNow(
     core.aliases.delete(ref.id);
     return Promise.reject(new ExitError(p.exitReason ?? 'noproc', callDetail(server, req)));
   }
-  return new Promise((resolve, reject) => {
-    const pc = new PendingCall(core, ref, resolve, reject, server, req);
-    core.aliases.set(ref.id, pc);
-    addMonitor(core, pc, p.pid, ref);
-    if (Number.isFinite(timeoutMs)) pc.timer = core.timers.after(timeoutMs, callTimedOut, pc);
-  });
+  return new Promise((resolve, reject) => void awaitReply(core, ref, p.pid, server, req, timeoutMs, resolve, reject));
 }
 
 /** Fire-and-forget `['$gen_cast', msg]`; never fails, even if the server is gone. */

@@ -143,10 +143,7 @@ export class Scheduler {
         if (p.status !== RUNNING) return;
         if (--current.reds <= 0) break;
       }
-      if (mb.length > 0) {
-        p.status = RUNNABLE;
-        this.queue.push(p);
-      } else p.status = WAITING;
+      this.stepped(p);
     } catch (err) {
       crash(p, err);
     } finally {
@@ -176,12 +173,7 @@ export class Scheduler {
     try {
       const r = p.driver.handle(msg, p);
       if (r !== undefined) this.park(p, r);
-      else if (p.status === RUNNING) {
-        if (p.mailbox.length > 0) {
-          p.status = RUNNABLE;
-          this.enqueue(p);
-        } else p.status = WAITING;
-      }
+      else if (p.status === RUNNING) this.stepped(p);
     } catch (err) {
       crash(p, err);
     } finally {
@@ -202,7 +194,11 @@ export class Scheduler {
 
   /** A parked process's promise settled: it takes messages again. */
   resume(p: Proc): void {
-    if (p.status !== PARKED) return;
+    if (p.status === PARKED) this.stepped(p);
+  }
+
+  /** `p`'s step is over (a turn, a handleNow, a parked step settled): run again if messages wait, else wait. */
+  private stepped(p: Proc): void {
     if (p.mailbox.length > 0) {
       p.status = RUNNABLE;
       this.enqueue(p);
