@@ -114,9 +114,10 @@ export class RouteTable {
         this.wildcards--;
       }
     }
-    const ks = this.byNode.get(node);
-    ks?.delete(keyOf(filter, group));
-    if (ks?.size === 0) this.byNode.delete(node);
+    // A node's key set stays when it empties (purge drops it): a connect storm after its
+    // clients all left would otherwise make it anew, on a branch the optimized code of
+    // add and delete had not taken since start-up (a deopt and a recompile of each).
+    this.byNode.get(node)?.delete(keyOf(filter, group));
     return true;
   }
 
@@ -129,6 +130,7 @@ export class RouteTable {
       const i = k.indexOf('\u0000');
       if (i < 0 ? this.delete(k, node) : this.delete(k.slice(i + 1), node, k.slice(0, i))) n++;
     }
+    this.byNode.delete(node);
     return n;
   }
 
