@@ -1,7 +1,8 @@
 /**
  * The Node flags `scripts/node` starts a node with, as erl's emulator flags are its
- * launcher's. They fit V8's garbage collector to a server that gains and keeps
- * thousands of small records (the sessions and their tables' entries):
+ * launcher's. They fit V8's garbage collector and its optimizing compiler to a
+ * server that gains and keeps thousands of small records (the sessions and their
+ * tables' entries) and whose connect path turns hot all at once:
  *
  * - `--min-semi-space-size=16 --max-semi-space-size=32` (MB; V8's defaults 1 and 16):
  *   fewer, larger scavenges. A connect storm allocates ~13 KB per client, of which
@@ -21,6 +22,25 @@
  *   Without it (7 interleaved pairs, with the semi-space flags): first storm
  *   196 → 176 µs per client, steady 176 → 151 µs; fan-in, fan-out, latency and idle
  *   memory unchanged within the noise (2 pairs).
+ * - `--no-lazy-feedback-allocation`: a function records the types it meets (its
+ *   feedback vector) from its first call, not only once it has run a while. The
+ *   start-up self-check takes a connection's rare paths once (its first close, the
+ *   first route of a node, the trie's first fork) so that V8 sees them before it
+ *   optimizes; with lazy allocation those first runs recorded nothing, and each such
+ *   path, taken again after optimization (a storm's clients all leaving, the next
+ *   storm's first route), threw the optimized code away ("insufficient type
+ *   feedback") and had it compiled again: --trace-opt of a first storm after 1000
+ *   warm-up clients, 3 runs each, 30-38 TurboFan compiles (130-270 ms on the helper
+ *   threads, which share the two cores with the load) against 17-22 (80-170 ms). The
+ *   price is a vector for every function called once (start-up code too).
+ * - `--concurrent-recompilation-queue-length=64` (V8's default 8): the functions that
+ *   TurboFan is asked to compile wait in a queue for its helper threads; a connect
+ *   path turns hot all at once, and a full queue turns a function away until a later
+ *   tick (--trace-concurrent-recompilation: 19 "queue full" during the 1000 warm-up
+ *   clients and their leaving), so those were compiled in the next storm instead.
+ *   With room for 64, 3 runs each: a first storm's compiles 20-34 (95-170 ms) → 14-15
+ *   (45-75 ms), the steady storm's 5-11 → 1; the compiling moves to the idle second
+ *   after the warm-up.
  *
  * Flags that size the heap must be given when Node starts (v8.setFlagsFromString
  * comes too late), so the shell script passes them; they must equal this list, which
@@ -29,7 +49,7 @@
  * Node takes only the semi-space ones there (to keep V8's pretenuring, run
  * build/scripts/node.js with Node's own flags).
  */
-export const NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16', '--max-semi-space-size=32', '--no-allocation-site-pretenuring'];
+export const NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16', '--max-semi-space-size=32', '--no-allocation-site-pretenuring', '--no-lazy-feedback-allocation', '--concurrent-recompilation-queue-length=64'];
 
 /** `--no-allocation-site-pretenuring` → `allocation-site-pretenuring`, `--max-semi-space-size=32` → `max-semi-space-size`. */
 const flagName = (flag: string): string => flag.replace(/^--/, '').replace(/^no-/, '').replace(/=.*$/, '');

@@ -120,12 +120,12 @@ test("node: the launcher starts Node with its GC flags, less those NODE_OPTIONS 
   };
   const plain = await cmdline('flags1', undefined);
   for (const f of NODE_FLAGS) t.true(plain.includes(f), `${f} given`);
-  // Node allows the semi-space flags in NODE_OPTIONS (not the pretenuring one), in either spelling.
+  // Node allows the semi-space flags in NODE_OPTIONS (not the pretenuring, feedback or compile-queue ones), in either spelling.
   const own = await cmdline('flags2', '--max_semi_space_size=64');
   t.deepEqual(
     own.filter((a) => NODE_FLAGS.includes(a)),
-    ['--min-semi-space-size=16', '--no-allocation-site-pretenuring'],
+    ['--min-semi-space-size=16', '--no-allocation-site-pretenuring', '--no-lazy-feedback-allocation', '--concurrent-recompilation-queue-length=64'],
     'a flag NODE_OPTIONS names is the operator\'s',
   );
-  t.deepEqual(launcherFlags('--max_semi_space_size=64'), ['--min-semi-space-size=16', '--no-allocation-site-pretenuring'], 'the bench picks them as the script does');
+  t.deepEqual(launcherFlags('--max_semi_space_size=64'), ['--min-semi-space-size=16', '--no-allocation-site-pretenuring', '--no-lazy-feedback-allocation', '--concurrent-recompilation-queue-length=64'], 'the bench picks them as the script does');
 });
