@@ -42,11 +42,12 @@
  *   (45-75 ms), the steady storm's 5-11 → 1; the compiling moves to the idle second
  *   after the warm-up.
  *
- * Flags that size the heap must be given when Node starts (v8.setFlagsFromString
- * comes too late), so the shell script passes them; they must equal this list, which
- * the bench uses to start beamq as the launcher does (test/scripts checks both). A
- * flag that the operator's NODE_OPTIONS names (with or without `no-`) is left to it;
- * Node takes only the semi-space ones there (to keep V8's pretenuring, run
+ * These must be given when Node starts (v8.setFlagsFromString comes too late: the
+ * heap and the compile queue are sized, and start-up code compiled, before it), so
+ * the shell script passes them; they must equal this list, which the bench uses to
+ * start beamq as the launcher does (test/scripts checks both). A flag that the
+ * operator's NODE_OPTIONS names (with or without `no-`) is left to it; Node takes
+ * only the semi-space ones there (to keep V8's defaults for the others, run
  * build/scripts/node.js with Node's own flags).
  */
 export const NODE_FLAGS: readonly string[] = ['--min-semi-space-size=16', '--max-semi-space-size=32', '--no-allocation-site-pretenuring', '--no-lazy-feedback-allocation', '--concurrent-recompilation-queue-length=64'];
